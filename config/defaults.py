@@ -1,0 +1,44 @@
+"""Default settings shared by every environment."""
+from config import DEFAULT_SECRET_KEY
+
+SECRET_KEY = DEFAULT_SECRET_KEY
+REQUIRE_SECRET_KEY = False
+DATABASE_URL = None  # unset: a SQLite file in the instance folder
+REDIS_URL = None  # unset: jobs run inline, rate-limit state in memory
+RQ_QUEUE = "memberday"
+SQLALCHEMY_TRACK_MODIFICATIONS = False
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+BRAND_NAME = "Memberday Coffee"
+BRAND_TIMEZONE = "Asia/Taipei"
+PUBLIC_URL = "http://127.0.0.1:5000"
+
+# Points: earned per whole unit of money paid, and how long a credit stays spendable.
+POINTS_PER_UNIT = 1
+POINTS_EXPIRY_DAYS = 365
+POINTS_MAX_ADJUSTMENT = 1_000_000
+
+# Tiers from lowest to highest; plugins compare positions in this list.
+TIERS = ["member", "silver", "gold", "platinum"]
+
+# Lifecycle windows, in days since the last paid order.
+STAGE_NEW_DAYS = 30
+STAGE_ACTIVE_DAYS = 30
+STAGE_AT_RISK_DAYS = 60
+
+# Plugin host: switch a plugin off after this many event-hook failures in a row.
+PLUGIN_MAX_CONSECUTIVE_FAILURES = 5
+
+# Idempotency keys are kept this long, then purged by a periodic job.
+IDEMPOTENCY_KEY_TTL_HOURS = 24
+
+# WeChat official-account callback token (the one set in the WeChat console).
+WECHAT_TOKEN = "memberday"
+
+API_TITLE = "Memberday"
+API_VERSION = "v1"
+OPENAPI_VERSION = "3.0.3"
+OPENAPI_URL_PREFIX = "/api"
+OPENAPI_JSON_PATH = "openapi.json"
+MAX_CONTENT_LENGTH = 1024 * 1024
+SESSION_COOKIE_SAMESITE = "Lax"

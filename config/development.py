@@ -1,0 +1,2 @@
+"""Development: the embedded default (SQLite in the instance folder, inline jobs)."""
+DEBUG = False

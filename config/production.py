@@ -1,0 +1,3 @@
+"""Production: PostgreSQL and Redis from the environment; a real SECRET_KEY is required."""
+REQUIRE_SECRET_KEY = True
+SESSION_COOKIE_SECURE = True

@@ -1,0 +1,58 @@
+"""The REST API: flask-smorest wired to our error body, and the health check."""
+from __future__ import annotations
+
+from flask import jsonify
+from flask_smorest import Api as SmorestApi
+from flask_smorest import Blueprint
+from sqlalchemy import text
+from werkzeug.routing import IntegerConverter
+
+from core.errors import http_error_response
+from core.schemas import MAX_INT
+
+
+class Api(SmorestApi):
+    """flask-smorest, answering errors with API.md's ``{"error": ...}`` body."""
+
+    def handle_http_exception(self, error):
+        return http_error_response(error)
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:id>`` that never matches a number the database cannot hold (→ 404, not 500)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_INT)
+        super().__init__(map, *args, **kwargs)
+
+
+api = Api()
+
+health = Blueprint("health", __name__, description="Liveness of the database and Redis.")
+
+
+@health.route("/healthz")
+@health.response(200)
+def healthz():
+    """200 when the database (and Redis, where configured) answer."""
+    from flask import current_app
+
+    from core.extensions import db
+    from core.jobs import redis_connection
+
+    checks = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # report, do not raise: this is the health check
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    if current_app.config.get("REDIS_URL"):
+        try:
+            redis_connection().ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {exc.__class__.__name__}"
+    ok = all(value == "ok" for value in checks.values())
+    response = jsonify({"status": "ok" if ok else "error", "checks": checks})
+    response.status_code = 200 if ok else 503
+    return response

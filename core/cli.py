@@ -1,0 +1,207 @@
+"""The ``memberday`` command line: a Flask CLI group with the platform's commands."""
+from __future__ import annotations
+
+import os
+import sys
+import types
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+
+def _create_app():
+    from core import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False,
+             set_debug_flag=False)
+def main():
+    """Memberday: members, rewards and campaign plugins."""
+
+
+def register_cli(app) -> None:
+    app.cli.add_command(operators)
+    app.cli.add_command(demo)
+    app.cli.add_command(cron)
+    app.cli.add_command(plugins)
+    app.cli.add_command(worker)
+
+
+@click.group()
+def operators():
+    """Operators and their API tokens."""
+
+
+@operators.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "operator", "staff"]), default="operator", show_default=True)
+@with_appcontext
+def create_operator(name, role):
+    """Create an operator; the token is printed as the last line (it is not shown again)."""
+    from core.auth.services import create_operator as create
+    from core.errors import AppError
+
+    try:
+        operator, token = create(name, role)
+    except AppError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Created {role} {operator.name!r} (id {operator.id}). Token:")
+    click.echo(token)
+
+
+@click.command()
+@with_appcontext
+def demo():
+    """Seed a believable brand (members in every stage, orders, coupons) and print an admin token."""
+    from core.demo import seed
+
+    summary, token = seed()
+    click.echo(summary)
+    click.echo(f"Open {current_app.config['PUBLIC_URL']}/ ; API docs at {current_app.config['PUBLIC_URL']}"
+               "/api/openapi.json")
+    click.echo("Operator (admin) token:")
+    click.echo(token)
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Run every periodic job once, now, and exit.")
+@with_appcontext
+def cron(once):
+    """Periodic jobs. ``--once`` runs each now; on a schedule use ``rq cron core.cron``."""
+    from core.jobs import registry, run
+
+    if not once:
+        raise click.UsageError("On a schedule, run: rq cron --url $REDIS_URL core.cron  (or use --once)")
+    failed = 0
+    for job in registry().periodic:
+        try:
+            result = run(job.name)
+            click.echo(f"{job.name}: {result!r}")
+        except Exception as exc:  # report every job, then fail the command
+            failed += 1
+            click.echo(f"{job.name}: FAILED {exc!r}", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+@with_appcontext
+def worker(burst):
+    """Run an rq worker on the configured queue (needs REDIS_URL)."""
+    if not current_app.config.get("REDIS_URL"):
+        raise click.ClickException("REDIS_URL is not set: jobs run inline and need no worker.")
+    from rq import Worker
+
+    from core.jobs import queue, redis_connection
+
+    Worker([queue()], connection=redis_connection()).work(burst=burst)
+
+
+@click.group()
+def plugins():
+    """List plugins and switch them on or off."""
+
+
+@plugins.command("list")
+@with_appcontext
+def plugins_list():
+    from core.plugins.host import current_host
+    from core.plugins.services import describe
+
+    for record in current_host().records.values():
+        row = describe(record)
+        state = "on " if row["enabled"] else "off"
+        line = f"{state} {row['id']:<18} {row['version']:<10} {row['status']:<12} {row['name']}"
+        if row["error"]:
+            line += f"  ({row['error']})"
+        click.echo(line)
+
+
+def _change(plugin_id, enabled):
+    from core.errors import AppError
+    from core.plugins.services import set_enabled
+
+    try:
+        set_enabled(plugin_id, enabled, actor=f"cli:{os.environ.get('USER', 'unknown')}")
+    except AppError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"{plugin_id} is {'on' if enabled else 'off'}")
+
+
+@plugins.command("enable")
+@click.argument("plugin_id")
+@with_appcontext
+def plugins_enable(plugin_id):
+    _change(plugin_id, True)
+
+
+@plugins.command("disable")
+@click.argument("plugin_id")
+@with_appcontext
+def plugins_disable(plugin_id):
+    _change(plugin_id, False)
+
+
+@plugins.command("settings")
+@click.argument("plugin_id")
+@click.argument("assignments", nargs=-1)
+@with_appcontext
+def plugins_settings(plugin_id, assignments):
+    """Show settings (secrets masked), or set some: ``NAME=VALUE`` (VALUE as JSON when it parses)."""
+    import json
+
+    from core.errors import AppError
+    from core.plugins.host import current_host
+    from core.plugins.services import get_record, public_settings, update_settings
+
+    try:
+        record = get_record(plugin_id)
+        if assignments:
+            changes = {}
+            for assignment in assignments:
+                name, sep, value = assignment.partition("=")
+                if not sep:
+                    raise click.UsageError(f"{assignment!r} is not NAME=VALUE")
+                try:
+                    changes[name] = json.loads(value)
+                except ValueError:
+                    changes[name] = value
+            shown = update_settings(plugin_id, changes, actor=f"cli:{os.environ.get('USER', 'unknown')}")
+        else:
+            shown = public_settings(record, current_host().settings(plugin_id))
+    except AppError as error:
+        detail = f" {json.dumps(error.fields, ensure_ascii=False)}" if error.fields else ""
+        raise click.ClickException(error.message + detail) from None
+    click.echo(json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+def register_plugin_commands(app, host) -> None:
+    """Add each plugin's commands; one of a disabled plugin refuses to run."""
+    for plugin_id, commands in host.setup("memberday_cli_commands"):
+        for command in commands:
+            _guard(command, plugin_id)
+            app.cli.add_command(command)
+
+
+def _guard(command: click.Command, plugin_id: str) -> None:
+    if getattr(command, "_memberday_plugin", None):
+        return
+    command._memberday_plugin = plugin_id
+    original = command.invoke
+
+    def invoke(self, ctx):
+        from flask.cli import ScriptInfo
+
+        app = ctx.ensure_object(ScriptInfo).load_app()
+        with app.app_context():
+            from core.plugins.host import current_host
+
+            if not current_host().is_enabled(plugin_id):
+                raise click.ClickException(f"plugin {plugin_id} is disabled")
+        return original(ctx)
+
+    command.invoke = types.MethodType(invoke, command)

@@ -1,0 +1,154 @@
+"""Errors the API reports, and the handlers that turn them into API.md's error body.
+
+Every error reaches the client as ``{"error": {"code", "message"[, "fields"]}}``.
+Business rules raise a subclass of ``AppError``; views never build error bodies.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """An error with an HTTP status and a machine-readable code."""
+
+    status = 400
+    code = "bad_request"
+    message = "The request cannot be processed."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None,
+                 status: int | None = None, fields: dict | None = None, extra: dict | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.code = code or self.code
+        self.status = status or self.status
+        self.fields = fields
+        self.extra = extra or {}
+
+    def body(self) -> dict:
+        error = {"code": self.code, "message": self.message}
+        if self.fields is not None:
+            error["fields"] = self.fields
+        error.update(self.extra)
+        return {"error": error}
+
+
+class ValidationFailed(AppError):
+    status = 400
+    code = "validation_error"
+    message = "The request is not valid."
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+    message = "A valid bearer token is required."
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+    message = "This token may not do that."
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class Conflict(AppError):
+    """A business rule refused the request; ``code`` names the rule."""
+
+    status = 409
+    code = "conflict"
+
+
+_HTTP_CODES = {
+    400: "validation_error",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+def _wants_page() -> bool:
+    """Pages (share links, the member page) get an HTML error; the API gets JSON."""
+    path = request.path
+    if path.startswith(("/api/", "/healthz", "/wechat")):
+        return False
+    return request.accept_mimetypes.accept_html
+
+
+def error_response(error: AppError):
+    if _wants_page():
+        from flask import render_template
+
+        try:
+            html = render_template("error.html", error=error)
+            return html, error.status, {"Content-Type": "text/html; charset=utf-8"}
+        except Exception:  # a broken template must not turn a 404 into a 500
+            log.exception("error page failed to render")
+    response = jsonify(error.body())
+    response.status_code = error.status
+    return response
+
+
+def http_error_response(error: HTTPException):
+    """Map Werkzeug/webargs HTTP errors onto the error body; 422 becomes 400."""
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    fields = data.get("errors") or data.get("messages")
+    if status == 422:
+        status = 400
+    if status >= 500:
+        log.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
+        app_error = AppError("Something went wrong on our side.", code="internal_error", status=status)
+        return error_response(app_error)
+    code = _HTTP_CODES.get(status, "http_error")
+    message = data.get("message") or error.description or error.name
+    if fields is not None:
+        fields = _flatten_locations(fields)
+        message = "The request is not valid."
+        code = "validation_error"
+    app_error = AppError(message, code=code, status=status, fields=fields)
+    response = error_response(app_error)
+    if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def _flatten_locations(messages: dict) -> dict:
+    """webargs nests messages by location (``{"json": {...}}``); clients want the fields."""
+    flat: dict = {}
+    for location in ("json", "query", "form", "headers", "path", "files"):
+        part = messages.get(location)
+        if isinstance(part, dict):
+            flat.update(part)
+        elif part is not None:
+            flat.setdefault("_schema", []).extend(part if isinstance(part, list) else [part])
+    for key, value in messages.items():
+        if key not in ("json", "query", "form", "headers", "path", "files"):
+            flat[key] = value
+    return flat
+
+
+def register_error_handlers(app) -> None:
+    app.register_error_handler(AppError, error_response)
+    app.register_error_handler(HTTPException, http_error_response)
+
+    @app.errorhandler(Exception)
+    def unexpected(error):  # a bug: log it, answer with the error body, never a stack trace
+        log.exception("unhandled exception on %s %s", request.method, request.path)
+        return error_response(AppError("Something went wrong on our side.", code="internal_error", status=500))

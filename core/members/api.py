@@ -1,0 +1,56 @@
+"""Member endpoints: join, read, update; their points, coupons and inbox live in their own domains."""
+from flask_smorest import Blueprint
+from sqlalchemy import or_, select
+
+from core.auth.services import MANAGERS, require_operator, require_self_or_operator
+from core.members import services
+from core.members.models import Member
+from core.members.schemas import (MemberCreateSchema, MemberListArgs, MemberSchema, MemberUpdateSchema,
+                                  NewMemberSchema)
+from core.schemas import page_of
+
+blp = Blueprint("members", __name__, url_prefix="/api/v1/members", description="Members: join and profile.")
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(MemberCreateSchema)
+@blp.response(201, NewMemberSchema)
+def join(data):
+    """Join: create a member. The response carries the member's token, shown only here."""
+    referral_code = data.pop("referral_code")
+    member, token = services.create_member(
+        data.pop("name"), **data, context={"referral_code": referral_code, "channel": "api"})
+    member.token = token  # shown once, never stored in clear
+    return member
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(MemberListArgs, location="query")
+@blp.response(200)
+def list_members(args):
+    """Members, newest first (operators)."""
+    require_operator(*MANAGERS)
+    query = select(Member).order_by(Member.id.desc())
+    if args.get("tier"):
+        query = query.where(Member.tier == args["tier"])
+    if args.get("q"):
+        like = f"%{args['q']}%"
+        query = query.where(or_(Member.name.ilike(like), Member.phone.ilike(like), Member.email.ilike(like)))
+    return page_of(query, args, MemberSchema().dump)
+
+
+@blp.route("/<int:member_id>", methods=["GET"])
+@blp.response(200, MemberSchema)
+def get_member(member_id):
+    """The member (the member themself, or an operator)."""
+    require_self_or_operator(member_id)
+    return services.get_member(member_id)
+
+
+@blp.route("/<int:member_id>", methods=["PATCH"])
+@blp.arguments(MemberUpdateSchema)
+@blp.response(200, MemberSchema)
+def update_member(data, member_id):
+    """Change a member's name, tier, tags or consent (operators)."""
+    require_operator(*MANAGERS)
+    return services.update_member(member_id, **data)

@@ -1,0 +1,87 @@
+"""Joining, finding and updating members."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from core.auth.services import MEMBER_PREFIX, hash_token, new_token
+from core.database import transaction
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.extensions import db
+from core.members.models import Member
+from core.plugins.host import emit
+
+PHONE = re.compile(r"^\+?[0-9]{6,20}$")
+
+
+def normalise_phone(phone: str | None) -> str | None:
+    if phone is None:
+        return None
+    cleaned = re.sub(r"[\s\-()]", "", phone)
+    if not PHONE.match(cleaned):
+        raise ValidationFailed("phone must be 6-20 digits, optionally with a leading +",
+                               fields={"phone": ["not a phone number"]})
+    return cleaned
+
+
+def create_member(name: str, *, phone: str | None = None, email: str | None = None, openid: str | None = None,
+                  unionid: str | None = None, device_id: str | None = None, tier: str = "member",
+                  tags: list | None = None, marketing_consent: bool = False,
+                  context: dict | None = None) -> tuple[Member, str]:
+    """Create a member; returns it with its token, which is shown only this once.
+
+    ``context`` (referral code, device, channel) is handed to plugins with the
+    ``member_created`` event.
+    """
+    phone = normalise_phone(phone)
+    email = email.lower() if email else None
+    token = new_token(MEMBER_PREFIX)
+    taken = [column == value for column, value in
+             ((Member.phone, phone), (Member.email, email), (Member.openid, openid)) if value]
+    try:
+        with transaction():
+            if taken and db.session.scalar(select(Member.id).where(or_(*taken)).limit(1)):
+                raise Conflict("A member with this phone, email or WeChat account already exists.",
+                               code="member_exists")
+            member = Member(name=name, phone=phone, email=email, openid=openid, unionid=unionid,
+                            device_id=device_id, tier=tier, tags=list(tags or []),
+                            marketing_consent=marketing_consent, token_hash=hash_token(token))
+            db.session.add(member)
+            db.session.flush()
+            emit("memberday_member_created", member=member, context=dict(context or {}, device_id=device_id))
+    except IntegrityError:
+        # Two joins with the same identity at once: the unique constraint decided.
+        raise Conflict("A member with this phone, email or WeChat account already exists.",
+                       code="member_exists") from None
+    return member, token
+
+
+def get_member(member_id: int) -> Member:
+    member = db.session.get(Member, member_id)
+    if member is None:
+        raise NotFound(f"Member {member_id} does not exist.")
+    return member
+
+
+def member_by_openid(openid: str) -> Member | None:
+    return db.session.scalar(select(Member).where(Member.openid == openid))
+
+
+def update_member(member_id: int, **changes) -> Member:
+    """An operator changes a member's tier, tags or consent."""
+    with transaction():
+        member = get_member(member_id)
+        for key in ("name", "tier", "tags", "marketing_consent"):
+            if key in changes:
+                setattr(member, key, list(changes[key]) if key == "tags" else changes[key])
+        return member
+
+
+def rotate_token(member_id: int) -> str:
+    """Give a member a new token (the old one stops working)."""
+    token = new_token(MEMBER_PREFIX)
+    with transaction():
+        get_member(member_id).token_hash = hash_token(token)
+    return token

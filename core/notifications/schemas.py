@@ -1,0 +1,15 @@
+"""Notification payloads."""
+from marshmallow import fields
+
+from core.schemas import BaseSchema, Id, When
+
+
+class NotificationSchema(BaseSchema):
+    id = Id()
+    title = fields.String()
+    body = fields.String()
+    channel = fields.String(allow_none=True)
+    status = fields.String()
+    created_at = When()
+    sent_at = When(allow_none=True)
+    read_at = When(allow_none=True)

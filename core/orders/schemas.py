@@ -1,0 +1,23 @@
+"""Order payloads."""
+from marshmallow import fields
+
+from core.schemas import BaseSchema, Id, Money, Text, When
+
+
+class OrderCreateSchema(BaseSchema):
+    external_id = Text(required=True, max_length=100)
+    member_id = Id(required=True)
+    amount = Money(required=True)
+    paid_at = When(load_default=None, allow_none=True)
+
+
+class OrderSchema(BaseSchema):
+    id = Id()
+    external_id = fields.String()
+    member_id = fields.Integer()
+    amount = Money()
+    status = fields.String()
+    multiplier = fields.Decimal(as_string=True)
+    points_earned = fields.Integer()
+    paid_at = When()
+    refunded_at = When(allow_none=True)

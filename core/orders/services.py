@@ -1,0 +1,108 @@
+"""Paid and refunded orders: points earning, lifecycle dates, and the order events."""
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from core.database import transaction, utcnow
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.extensions import db
+from core.members.models import Member
+from core.orders.models import Order
+from core.plugins.host import current_host, emit
+from core.rewards import services as rewards
+
+
+def order_source(external_id: str) -> str:
+    return f"order:{external_id}"
+
+
+def multiplier_for(member: Member, order: Order) -> Decimal:
+    """The largest multiplier any enabled plugin offers for this order (1 when none does)."""
+    best = Decimal(1)
+    for plugin_id, value in current_host().call_each("memberday_points_multiplier", member=member, order=order):
+        try:
+            candidate = Decimal(str(value))
+        except Exception:
+            continue
+        if candidate.is_finite() and Decimal(0) < candidate <= Decimal(100):
+            best = max(best, candidate)
+    return best
+
+
+def base_points(amount: Decimal) -> int:
+    return math.floor(amount * Decimal(str(current_app.config["POINTS_PER_UNIT"])))
+
+
+def report_paid_order(external_id: str, member_id: int, amount: Decimal,
+                      paid_at: datetime | None = None) -> tuple[Order, bool]:
+    """Record a paid order and book its points, once. Returns (order, created)."""
+    existing = db.session.scalar(select(Order).where(Order.external_id == external_id))
+    if existing is not None:
+        return existing, False
+    member = db.session.get(Member, member_id)
+    if member is None:
+        raise ValidationFailed(f"Member {member_id} does not exist.", fields={"member_id": ["no such member"]})
+    paid_at = paid_at or utcnow()
+    draft = Order(external_id=external_id, member_id=member_id, amount=amount, paid_at=paid_at, status="paid")
+    multiplier = multiplier_for(member, draft)
+    points = math.floor(base_points(amount) * multiplier)
+    try:
+        with transaction():
+            member = rewards.lock_member(member_id)
+            existing = db.session.scalar(
+                select(Order).where(Order.external_id == external_id).execution_options(populate_existing=True))
+            if existing is not None:
+                return existing, False
+            order = Order(external_id=external_id, member_id=member_id, amount=amount, paid_at=paid_at,
+                          status="paid", multiplier=multiplier, points_earned=points)
+            db.session.add(order)
+            db.session.flush()
+            if points > 0:
+                rewards.credit(member.id, points, f"Order {external_id}", order_source(external_id))
+            member.orders_count += 1
+            member.first_order_at = min(filter(None, [member.first_order_at, paid_at]))
+            member.last_order_at = max(filter(None, [member.last_order_at, paid_at]))
+            emit("memberday_order_paid", order=order, member=member)
+            return order, True
+    except IntegrityError:
+        # The same external id reported for two members at once: the first one stands.
+        existing = db.session.scalar(select(Order).where(Order.external_id == external_id))
+        if existing is None:
+            raise
+        return existing, False
+
+
+def refund_order(external_id: str) -> Order:
+    """Refund an order: take back what remains of its points, once."""
+    with transaction():
+        order = db.session.scalar(
+            select(Order).where(Order.external_id == external_id).with_for_update()
+            .execution_options(populate_existing=True))
+        if order is None:
+            raise NotFound(f"Order {external_id!r} does not exist.")
+        if order.status == "refunded":
+            raise Conflict("This order has already been refunded.", code="already_refunded")
+        member = rewards.lock_member(order.member_id)
+        order.status = "refunded"
+        order.refunded_at = utcnow()
+        rewards.reverse_credit(order_source(external_id), f"Refund of order {external_id}")
+        db.session.flush()
+        first, last, count = db.session.execute(
+            select(func.min(Order.paid_at), func.max(Order.paid_at), func.count(Order.id))
+            .where(Order.member_id == member.id, Order.status == "paid")).one()
+        member.orders_count, member.first_order_at, member.last_order_at = count, first, last
+        emit("memberday_order_refunded", order=order, member=member)
+        return order
+
+
+def get_order(external_id: str) -> Order:
+    order = db.session.scalar(select(Order).where(Order.external_id == external_id))
+    if order is None:
+        raise NotFound(f"Order {external_id!r} does not exist.")
+    return order

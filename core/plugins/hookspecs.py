@@ -1,0 +1,346 @@
+"""Every hook a Memberday plugin can implement.
+
+A plugin is a module (or object) registered under the entry-point group
+``memberday.plugins``. It carries a ``PLUGIN = PluginInfo(...)`` and implements
+any of the hooks below with ``@hookimpl``::
+
+    from core.plugins import PluginInfo, hookimpl
+
+    PLUGIN = PluginInfo(id="birthday_gift", name="Birthday gift")
+
+    @hookimpl
+    def memberday_order_paid(order, member):
+        ...
+
+Three families:
+
+* **setup hooks** run once at start-up for every installed plugin, enabled or
+  not, so that switching a plugin on needs no restart. An exception in one
+  marks that plugin ``broken`` (listed with the error) and the app still starts.
+* **event hooks** run after the core has committed a change, only for enabled
+  plugins, each plugin on its own: an exception is logged with the plugin id and
+  counted, the other plugins still run and the member's request still succeeds.
+  After ``PLUGIN_MAX_CONSECUTIVE_FAILURES`` failures in a row the plugin is
+  switched off and operators get a notification. Their results are ignored.
+* **filter and provider hooks** return something the core uses. Only enabled
+  plugins are asked; a plugin that raises is treated as having no answer (the
+  core's default stands) and the failure is counted as for events.
+
+Every hook name starts with ``memberday_``; arguments are passed by name, and a
+plugin may accept any subset of them.
+"""
+import pluggy
+
+hookspec = pluggy.HookspecMarker("memberday")
+
+# --------------------------------------------------------------------------
+# Setup hooks: called once per installed plugin when the app is created.
+# --------------------------------------------------------------------------
+
+
+@hookspec
+def memberday_blueprints(app):
+    """Return a list of Flask or flask-smorest blueprints to register.
+
+    flask-smorest blueprints appear in ``/api/openapi.json``. While the plugin
+    is disabled every route of these blueprints answers 404.
+
+    Result: used (every plugin's list is registered). Raising: the plugin is
+    marked broken.
+
+    Example::
+
+        blp = Blueprint("birthday", __name__, url_prefix="/api/v1/birthday")
+
+        @hookimpl
+        def memberday_blueprints(app):
+            return [blp]
+    """
+
+
+@hookspec
+def memberday_cli_commands():
+    """Return a list of click commands or groups added to the ``memberday`` CLI.
+
+    A command of a disabled plugin stays listed and refuses to run.
+
+    Example::
+
+        @click.command("birthday-gifts")
+        def send_now():
+            ...
+
+        @hookimpl
+        def memberday_cli_commands():
+            return [send_now]
+    """
+
+
+@hookspec
+def memberday_jobs():
+    """Return ``{name: function}``: background jobs this plugin can enqueue.
+
+    Names are global; prefix them with the plugin id. ``core.jobs.enqueue(name,
+    *args)`` runs the function later in an rq worker (inline when no Redis is
+    configured) inside an app context. Arguments must be JSON-like values (ids,
+    not objects). A job of a disabled plugin does nothing when it runs. Jobs may
+    be retried, so they must book nothing twice.
+
+    Example::
+
+        def send_gift(member_id):
+            ...
+
+        @hookimpl
+        def memberday_jobs():
+            return {"birthday_gift.send": send_gift}
+    """
+
+
+@hookspec
+def memberday_periodic_jobs():
+    """Return a list of ``PeriodicJob(name, interval=seconds)`` or ``cron="0 9 * * *"``.
+
+    ``name`` must be a job returned by ``memberday_jobs``. ``rq cron core.cron``
+    enqueues them on schedule; ``memberday cron --once`` runs each once, now.
+
+    Example::
+
+        @hookimpl
+        def memberday_periodic_jobs():
+            return [PeriodicJob("birthday_gift.send_due", cron="0 9 * * *")]
+    """
+
+
+@hookspec
+def memberday_migrations_folder():
+    """Return the path of this plugin's Alembic versions folder.
+
+    The plugin's migrations are a branch of their own: the first revision has
+    ``branch_labels = ("<plugin id>",)``, ``down_revision = None`` and
+    ``depends_on = "core_0001"`` (or a later core revision). Tables are
+    prefixed with the plugin id. Collected for every installed plugin, enabled
+    or not; ``memberday db upgrade`` brings them all to head.
+
+    Example::
+
+        @hookimpl
+        def memberday_migrations_folder():
+            return str(Path(__file__).parent / "migrations")
+    """
+
+
+@hookspec
+def memberday_template_folders():
+    """Return a list of folders searched for Jinja templates (after the core's).
+
+    Prefer a sub-folder named after the plugin id to avoid clashes.
+
+    Example::
+
+        @hookimpl
+        def memberday_template_folders():
+            return [str(Path(__file__).parent / "templates")]
+    """
+
+
+@hookspec
+def memberday_translations():
+    """Return ``{locale: {message: translation}}`` used by ``_()`` in templates.
+
+    Example::
+
+        @hookimpl
+        def memberday_translations():
+            return {"zh-TW": {"Birthday gift": "生日禮"}}
+    """
+
+
+# --------------------------------------------------------------------------
+# Event hooks: called after the core commits; results are ignored.
+# --------------------------------------------------------------------------
+
+
+@hookspec
+def memberday_member_created(member, context):
+    """A member joined.
+
+    :param member: the ``Member``.
+    :param context: ``{"referral_code", "device_id", "channel"}`` as given at
+        the join (values may be None).
+
+    Example::
+
+        @hookimpl
+        def memberday_member_created(member, context):
+            enqueue("welcome.send", member.id)
+    """
+
+
+@hookspec
+def memberday_order_paid(order, member):
+    """The shop reported a paid order (once per order, however often it is reported).
+
+    :param order: the ``Order`` (``points_earned`` is already booked).
+    :param member: its ``Member``.
+
+    Example::
+
+        @hookimpl
+        def memberday_order_paid(order, member):
+            if order.amount >= 1000:
+                notify(member, "Thank you", "Enjoy a free drink on us.")
+    """
+
+
+@hookspec
+def memberday_order_refunded(order, member):
+    """An order was refunded; the points it earned (what remains) were taken back.
+
+    Example::
+
+        @hookimpl
+        def memberday_order_refunded(order, member):
+            cancel_held_rewards_for(order.external_id)
+    """
+
+
+@hookspec
+def memberday_points_changed(member, entry):
+    """A ledger entry was booked for ``member`` (``entry`` is the ``PointsEntry``).
+
+    Example::
+
+        @hookimpl
+        def memberday_points_changed(member, entry):
+            if member.points_balance > 10_000:
+                tag(member, "points-rich")
+    """
+
+
+@hookspec
+def memberday_coupon_redeemed(coupon, member):
+    """A coupon was redeemed, online by its owner or by staff in a store.
+
+    Example::
+
+        @hookimpl
+        def memberday_coupon_redeemed(coupon, member):
+            record_store_visit(member.id, coupon.redeemed_at)
+    """
+
+
+@hookspec
+def memberday_message_received(message, member):
+    """An inbound message was handled (after the keyword reply was chosen).
+
+    :param message: the ``InboundMessage`` (``reply`` holds what was answered).
+    :param member: the ``Member`` the sender is, or None.
+    """
+
+
+# --------------------------------------------------------------------------
+# Filter and provider hooks: the core uses their results.
+# --------------------------------------------------------------------------
+
+
+@hookspec
+def memberday_points_multiplier(member, order):
+    """Return a multiplier (e.g. ``2``) for the base points of a paid order, or None.
+
+    The core uses the largest multiplier returned (1 when none is). Raising
+    counts as no answer.
+
+    Example::
+
+        @hookimpl
+        def memberday_points_multiplier(member, order):
+            return 3 if "vip" in member.tags else None
+    """
+
+
+@hookspec
+def memberday_member_page_sections(member):
+    """Return a list of ``PageSection(title, html)`` shown on the member's page.
+
+    ``html`` must be ``markupsafe.Markup`` or is escaped. Raising drops the section.
+
+    Example::
+
+        @hookimpl
+        def memberday_member_page_sections(member):
+            return [PageSection("Birthday", Markup("<p>A gift awaits.</p>"))]
+    """
+
+
+@hookspec(firstresult=True)
+def memberday_keyword_reply(member, text, channel, sender):
+    """Answer an inbound message: return the reply text, or None to pass.
+
+    The first plugin returning a value wins; a plugin that raises is skipped.
+
+    :param member: the ``Member`` behind ``sender`` (None for strangers).
+    :param text: the message text, stripped.
+
+    Example::
+
+        @hookimpl
+        def memberday_keyword_reply(member, text, channel, sender):
+            if text == "生日":
+                return "Your birthday gift is in your coupons."
+    """
+
+
+@hookspec(firstresult=True)
+def memberday_notification_channel(notification, member):
+    """Deliver a notification on a channel of your own: return the channel name, or None.
+
+    The first plugin to return a name has delivered it; if none does, the
+    member's inbox (the default channel) keeps it. Raising counts as no answer
+    and the inbox keeps it.
+
+    Example::
+
+        @hookimpl
+        def memberday_notification_channel(notification, member):
+            if member and member.openid:
+                send_wechat_template(member.openid, notification.title)
+                return "wechat"
+    """
+
+
+@hookspec
+def memberday_mall_offers(member):
+    """Return extra points-mall offers for ``member``: ``MallOffer(item_id, points_cost, label)``.
+
+    Used by the points mall: a member-week or other campaign can make an item
+    exclusive or discounted. The lowest ``points_cost`` offered for an item wins.
+
+    Example::
+
+        @hookimpl
+        def memberday_mall_offers(member):
+            if week_running():
+                return [MallOffer(item_id=7, points_cost=500, label="Member week")]
+    """
+
+
+# --------------------------------------------------------------------------
+# Demo data
+# --------------------------------------------------------------------------
+
+
+@hookspec
+def memberday_seed_demo(members, operator):
+    """Add believable demo data for this plugin (``memberday demo``, enabled plugins only).
+
+    :param members: ``{stage: [Member, ...]}`` the core just seeded.
+    :param operator: the demo admin ``Operator``.
+
+    Example::
+
+        @hookimpl
+        def memberday_seed_demo(members, operator):
+            for member in members["active"]:
+                give_birthday_gift(member.id)
+    """

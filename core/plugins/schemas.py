@@ -1,0 +1,41 @@
+"""Plugin list and update payloads."""
+from marshmallow import fields
+
+from core.schemas import BaseSchema, Id, When
+
+
+class PluginSchema(BaseSchema):
+    id = fields.String()
+    name = fields.String()
+    description = fields.String()
+    version = fields.String()
+    distribution = fields.String(allow_none=True)
+    status = fields.String()
+    error = fields.String(allow_none=True)
+    enabled = fields.Boolean()
+    enabled_by_default = fields.Boolean()
+    depends_on = fields.List(fields.String())
+    requires_core = fields.String(allow_none=True)
+    hooks = fields.List(fields.String())
+    settings = fields.Dict()
+    consecutive_failures = fields.Integer()
+    failures_total = fields.Integer()
+    disabled_reason = fields.String(allow_none=True)
+
+
+class PluginListSchema(BaseSchema):
+    items = fields.List(fields.Nested(PluginSchema))
+
+
+class PluginUpdateSchema(BaseSchema):
+    enabled = fields.Boolean()
+    settings = fields.Dict(keys=fields.String())
+
+
+class PluginAuditSchema(BaseSchema):
+    id = Id()
+    plugin_id = fields.String()
+    actor = fields.String()
+    action = fields.String()
+    details = fields.Dict()
+    created_at = When()

@@ -1,0 +1,92 @@
+"""Points and coupon endpoints."""
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from core.auth.services import MANAGERS, STAFF, require_operator, require_principal, require_self_or_operator
+from core.idempotency import HEADER, idempotent
+from core.members.services import get_member
+from core.rewards import services
+from core.rewards.models import Coupon, CouponTemplate
+from core.rewards.schemas import (CouponIssueSchema, CouponSchema, CouponTemplateCreateSchema, CouponTemplateSchema,
+                                  PointsAdjustSchema, PointsEntrySchema, PointsSchema, RedeemResultSchema)
+from core.schemas import PageArgs, page_of
+
+blp = Blueprint("rewards", __name__, url_prefix="/api/v1", description="Points ledger and coupons.")
+
+
+@blp.route("/members/<int:member_id>/points", methods=["GET"])
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, PointsSchema)
+def points(args, member_id):
+    """The balance, held points, and ledger entries newest first."""
+    require_self_or_operator(member_id)
+    member = get_member(member_id)
+    result = page_of(services.history(member_id), args)
+    result.update(balance=member.points_balance, pending=member.points_pending)
+    return result
+
+
+@blp.route("/members/<int:member_id>/points", methods=["POST"])
+@idempotent
+@blp.arguments(PointsAdjustSchema)
+@blp.response(201, PointsEntrySchema)
+def adjust_points(data, member_id):
+    """Credit (points > 0) or debit (points < 0) a member by hand (operators; Idempotency-Key)."""
+    principal = require_operator(*MANAGERS)
+    from flask import request
+    import secrets
+
+    key = request.headers.get(HEADER) or secrets.token_hex(12)
+    source = f"adjustment:{principal.id}:{key}"[:180]
+    return services.adjust(member_id, data["points"], data["reason"], source)
+
+
+@blp.route("/coupon-templates", methods=["POST"])
+@blp.arguments(CouponTemplateCreateSchema)
+@blp.response(201, CouponTemplateSchema)
+def create_template(data):
+    """A coupon or right that can be issued to members (operators)."""
+    require_operator(*MANAGERS)
+    return services.create_template(**data)
+
+
+@blp.route("/coupon-templates", methods=["GET"])
+@blp.arguments(PageArgs, location="query")
+@blp.response(200)
+def list_templates(args):
+    require_operator(*STAFF)
+    return page_of(select(CouponTemplate).order_by(CouponTemplate.id.desc()), args, CouponTemplateSchema().dump)
+
+
+@blp.route("/members/<int:member_id>/coupons", methods=["GET"])
+@blp.arguments(PageArgs, location="query")
+@blp.response(200)
+def member_coupons(args, member_id):
+    """The member's coupons, newest first."""
+    require_self_or_operator(member_id)
+    get_member(member_id)
+    query = select(Coupon).where(Coupon.member_id == member_id).order_by(Coupon.id.desc())
+    return page_of(query, args, CouponSchema().dump)
+
+
+@blp.route("/members/<int:member_id>/coupons", methods=["POST"])
+@idempotent
+@blp.arguments(CouponIssueSchema)
+@blp.response(201, CouponSchema)
+def issue_coupon(data, member_id):
+    """Issue a coupon from a template to a member (operators; Idempotency-Key)."""
+    require_operator(*MANAGERS)
+    return services.issue_coupon(member_id, data["template_id"])
+
+
+@blp.route("/coupons/<string:code>/redeem", methods=["POST"])
+@idempotent
+@blp.response(200, RedeemResultSchema)
+def redeem(code):
+    """Redeem a coupon: its owner online, or staff in a store. Once."""
+    principal = require_principal()
+    if principal.kind == "operator":
+        require_operator(*STAFF)
+    coupon = services.redeem_coupon(code, principal)
+    return {"status": "redeemed", "code": coupon.code, "member_id": coupon.member_id,
+            "title": coupon.template.title, "channel": coupon.redeemed_channel}

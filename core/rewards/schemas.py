@@ -1,0 +1,74 @@
+"""Points and coupon payloads."""
+from marshmallow import fields, validate
+
+from core.rewards.models import CHANNELS
+from core.schemas import BaseSchema, Id, Money, Points, Text, When
+
+
+class PointsAdjustSchema(BaseSchema):
+    points = Points(required=True)
+    reason = Text(required=True, max_length=200)
+
+
+class PointsEntrySchema(BaseSchema):
+    id = Id()
+    kind = fields.String()
+    points = fields.Integer()
+    pending_points = fields.Integer()
+    reason = fields.String()
+    source = fields.String()
+    created_at = When()
+    expires_at = When(allow_none=True)
+
+
+class PointsSchema(BaseSchema):
+    balance = fields.Integer()
+    pending = fields.Integer()
+    items = fields.List(fields.Nested(PointsEntrySchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+class CouponTemplateCreateSchema(BaseSchema):
+    title = Text(required=True, max_length=120)
+    description = Text(max_length=500, load_default="", allow_empty=True)
+    value = Money(load_default="0")
+    channel = fields.String(load_default="any", validate=validate.OneOf(CHANNELS))
+    valid_days = fields.Integer(strict=True, allow_none=True, load_default=None,
+                                validate=validate.Range(min=1, max=3650))
+    valid_until = When(allow_none=True, load_default=None)
+
+
+class CouponTemplateSchema(CouponTemplateCreateSchema):
+    id = Id()
+    created_at = When()
+
+
+class CouponIssueSchema(BaseSchema):
+    template_id = Id(required=True)
+
+
+class CouponSchema(BaseSchema):
+    id = Id()
+    code = fields.String()
+    title = fields.Function(lambda coupon: coupon.template.title)
+    value = fields.Function(lambda coupon: str(coupon.template.value))
+    channel = fields.Function(lambda coupon: coupon.template.channel)
+    status = fields.Method("get_status")
+    issued_at = When()
+    expires_at = When(allow_none=True)
+    redeemed_at = When(allow_none=True)
+
+    def get_status(self, coupon):
+        from core.rewards.services import coupon_status
+
+        return coupon_status(coupon)
+
+
+class RedeemResultSchema(BaseSchema):
+    status = fields.String()
+    code = fields.String()
+    member_id = fields.Integer()
+    title = fields.String()
+    channel = fields.String()

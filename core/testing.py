@@ -1,0 +1,191 @@
+"""Pytest fixtures for Memberday and for plugin authors (registered as the ``memberday`` pytest plugin).
+
+Installed with Memberday, so a plugin's own suite can use them as they are::
+
+    def test_gift_page(memberday_client, member):
+        assert memberday_client.get("/birthday").status_code == 200
+
+Each test session gets a PostgreSQL database of its own (created on the server
+named by ``MEMBERDAY_TEST_PG``, default ``postgresql://127.0.0.1:5432/test``,
+dropped at the end) with the core and every installed plugin migrated to head.
+Each test gets a fresh app on it, its tables emptied afterwards. Jobs run
+inline unless a test uses ``memberday_worker``, which points the app at Redis
+(``MEMBERDAY_TEST_REDIS``) on a queue of its own and runs a real ``rq worker``.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+ADMIN_PG = os.environ.get("MEMBERDAY_TEST_PG", "postgresql://127.0.0.1:5432/test")
+TEST_REDIS = os.environ.get("MEMBERDAY_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _database_url(name: str) -> str:
+    parts = urlsplit(ADMIN_PG)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def memberday_database_url():
+    """A PostgreSQL database for this test session, migrated to head, dropped at the end."""
+    import psycopg
+
+    name = f"memberday_test_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = _database_url(name)
+    upgrade_database(url)
+    yield url
+    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def upgrade_database(url: str) -> None:
+    """Bring the core and every installed plugin to head on ``url`` (``memberday db upgrade``)."""
+    from flask_migrate import upgrade
+
+    from core import create_app
+
+    app = create_app({"ENV_NAME": "testing", "DATABASE_URL": url})
+    with app.app_context():
+        upgrade(revision="heads")
+        from core.extensions import db
+
+        db.engine.dispose()
+
+
+def empty_tables(app) -> None:
+    """Empty every table but the migration bookkeeping; bump the plugin version so caches reload."""
+    from sqlalchemy import text
+
+    from core.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        names = [table.name for table in db.metadata.sorted_tables if table.name != "plugin_host_version"]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"))
+            else:
+                for name in reversed(names):
+                    conn.execute(text(f'DELETE FROM "{name}"'))
+            conn.execute(text("UPDATE plugin_host_version SET version = version + 1"))
+        db.engine.dispose()
+
+
+def make_app(database_url: str, **overrides):
+    from core import create_app
+
+    config = {"ENV_NAME": "testing", "DATABASE_URL": database_url, "REDIS_URL": None,
+              "SECRET_KEY": "test-" + secrets.token_hex(8)}
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture
+def memberday_app(memberday_database_url):
+    """A Memberday app on the session's PostgreSQL database; jobs run inline."""
+    app = make_app(memberday_database_url)
+    yield app
+    empty_tables(app)
+
+
+@pytest.fixture
+def memberday_client(memberday_app):
+    return memberday_app.test_client()
+
+
+@pytest.fixture
+def operator_token(memberday_app):
+    """An admin operator's bearer token."""
+    return create_operator_token(memberday_app, "admin")
+
+
+def create_operator_token(app, role: str, name: str | None = None) -> str:
+    from core.auth.services import create_operator
+
+    with app.app_context():
+        _, token = create_operator(name or f"{role}-{secrets.token_hex(4)}", role)
+    return token
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def member(memberday_client):
+    """A member created through the API: the response body, including ``token``."""
+    response = memberday_client.post("/api/v1/members", json={"name": "Test Member"})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+class Worker:
+    """Runs a real ``rq worker --burst`` on the test's own queue, in a separate process."""
+
+    def __init__(self, app):
+        self.app = app
+        self.env = dict(os.environ, MEMBERDAY_ENV="testing", DATABASE_URL=app.config["DATABASE_URL"],
+                        REDIS_URL=app.config["REDIS_URL"], MEMBERDAY_RQ_QUEUE=app.config["RQ_QUEUE"],
+                        SECRET_KEY=app.config["SECRET_KEY"])
+
+    def run(self, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Work until the queue is empty; returns the finished process (its output for debugging)."""
+        rq = os.path.join(os.path.dirname(sys.executable), "rq")
+        result = subprocess.run(
+            [rq, "worker", "--burst", "--url", self.app.config["REDIS_URL"], self.app.config["RQ_QUEUE"],
+             "--worker-class", "rq.worker.SimpleWorker" if os.environ.get("MEMBERDAY_SIMPLE_WORKER") else "rq.Worker"],
+            env=self.env, capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise AssertionError(f"rq worker failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def queued(self) -> int:
+        with self.app.app_context():
+            from core.jobs import queue
+
+            return len(queue())
+
+    def failed(self) -> list:
+        with self.app.app_context():
+            from core.jobs import queue
+
+            registry = queue().failed_job_registry
+            return [registry.job_class.fetch(job_id, connection=registry.connection)
+                    for job_id in registry.get_job_ids()]
+
+
+@pytest.fixture
+def memberday_worker(memberday_app):
+    """Switch the test's app to Redis jobs on a queue of its own and give a ``Worker`` to run them."""
+    from redis import Redis
+
+    queue_name = f"memberday-test-{secrets.token_hex(6)}"
+    memberday_app.config.update(REDIS_URL=TEST_REDIS, RQ_QUEUE=queue_name)
+    worker = Worker(memberday_app)
+    yield worker
+    with memberday_app.app_context():
+        from core.jobs import queue
+
+        q = queue()
+        q.empty()
+        q.delete(delete_jobs=True)
+        Redis.from_url(TEST_REDIS).close()
+
+
+@pytest.fixture
+def memberday_sqlite_app(tmp_path):
+    """The embedded default: a SQLite file and inline jobs, migrated with ``db upgrade``."""
+    from flask_migrate import upgrade
+
+    app = make_app(f"sqlite:///{tmp_path / 'memberday.sqlite'}")
+    with app.app_context():
+        upgrade(revision="heads")
+    return app

@@ -1,0 +1,1 @@
+"""The suite uses the same fixtures a plugin author gets (``core.testing``, a pytest11 plugin)."""
