@@ -26,7 +26,10 @@ STAGE_NEW_DAYS = 30
 STAGE_ACTIVE_DAYS = 30
 STAGE_AT_RISK_DAYS = 60
 
-# Plugin host: switch a plugin off after this many event-hook failures in a row.
+# Plugin host: load the plugins installed under the `memberday.plugins` entry points
+# (off only to measure the core alone).
+PLUGINS_DISCOVER = True
+# Switch a plugin off after this many event-hook failures in a row.
 PLUGIN_MAX_CONSECUTIVE_FAILURES = 5
 
 # Idempotency keys are kept this long, then purged by a periodic job.

@@ -47,7 +47,8 @@ def build_app(config: dict | None = None) -> Flask:
 
     host = PluginHost()
     app.extensions["memberday_plugins"] = host
-    host.discover()
+    if app.config["PLUGINS_DISCOVER"]:
+        host.discover()
     _setup_plugins(app, api, jobs, host)
 
     @app.before_request
