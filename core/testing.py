@@ -189,3 +189,32 @@ def memberday_sqlite_app(tmp_path):
     with app.app_context():
         upgrade(revision="heads")
     return app
+
+
+def run_concurrently(func, count: int, *, timeout: float = 120) -> list:
+    """Call ``func(i)`` from ``count`` threads released together; return the results in order.
+
+    Each thread should make its requests through its own ``app.test_client()``,
+    so every call holds its own database connection: real concurrent clients.
+    """
+    import threading
+
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list = []
+
+    def worker(index):
+        try:
+            barrier.wait(timeout)
+            results[index] = func(index)
+        except BaseException as exc:  # surfaced below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    if errors:
+        raise errors[0]
+    return results

@@ -88,4 +88,4 @@ class Coupon(db.Model):
     redeemed_by = sa.Column(sa.String(60))
     redeemed_channel = sa.Column(sa.String(10))
 
-    template = db.relationship(CouponTemplate, lazy="joined")
+    template = db.relationship(CouponTemplate, lazy="selectin")

@@ -1,0 +1,82 @@
+"""Idempotency-Key: a retried call returns the first answer and books nothing twice."""
+from sqlalchemy import func, select
+
+from core.extensions import db
+from core.members.models import Member
+from core.rewards.models import PointsEntry
+from core.testing import bearer, run_concurrently
+
+
+def _entries(app):
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(PointsEntry))
+
+
+def test_a_repeated_key_returns_the_first_response_and_books_once(memberday_client, memberday_app, operator_token,
+                                                                   member):
+    headers = {**bearer(operator_token), "Idempotency-Key": "grant-42"}
+    url = f"/api/v1/members/{member['id']}/points"
+    first = memberday_client.post(url, headers=headers, json={"points": 50, "reason": "apology"})
+    second = memberday_client.post(url, headers=headers, json={"points": 50, "reason": "apology"})
+    assert first.status_code == second.status_code == 201
+    assert first.get_json() == second.get_json()
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert _entries(memberday_app) == 1
+    with memberday_app.app_context():
+        assert db.session.get(Member, member["id"]).points_balance == 50
+
+
+def test_the_same_key_with_another_body_is_refused(memberday_client, operator_token, member):
+    headers = {**bearer(operator_token), "Idempotency-Key": "grant-43"}
+    url = f"/api/v1/members/{member['id']}/points"
+    memberday_client.post(url, headers=headers, json={"points": 50, "reason": "apology"})
+    other = memberday_client.post(url, headers=headers, json={"points": 500, "reason": "apology"})
+    assert other.status_code == 409
+    assert other.get_json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_the_same_key_sent_concurrently_books_once(memberday_app, operator_token, member):
+    headers = {**bearer(operator_token), "Idempotency-Key": "grant-44"}
+
+    def grant(i):
+        response = memberday_app.test_client().post(f"/api/v1/members/{member['id']}/points", headers=headers,
+                                                    json={"points": 30, "reason": "retry storm"})
+        return response.status_code, response.get_json()
+
+    results = run_concurrently(grant, 12)
+    assert {status for status, _ in results} == {201}
+    assert len({body["id"] for _, body in results}) == 1
+    assert _entries(memberday_app) == 1
+
+
+def test_a_refusal_is_remembered_for_the_key(memberday_client, memberday_app, operator_token, member):
+    headers = {**bearer(operator_token), "Idempotency-Key": "spend-1"}
+    url = f"/api/v1/members/{member['id']}/points"
+    refused = memberday_client.post(url, headers=headers, json={"points": -10, "reason": "too early"})
+    assert refused.status_code == 409
+    memberday_client.post(url, headers=bearer(operator_token), json={"points": 100, "reason": "order"})
+    again = memberday_client.post(url, headers=headers, json={"points": -10, "reason": "too early"})
+    assert again.status_code == 409
+    assert again.get_json() == refused.get_json()
+    with memberday_app.app_context():
+        assert db.session.get(Member, member["id"]).points_balance == 100
+
+
+def test_keys_are_scoped_to_the_caller(memberday_client, memberday_app, operator_token, member):
+    from core.testing import create_operator_token
+
+    other_token = create_operator_token(memberday_app, "operator")
+    url = f"/api/v1/members/{member['id']}/points"
+    body = {"points": 5, "reason": "same key, two callers"}
+    a = memberday_client.post(url, headers={**bearer(operator_token), "Idempotency-Key": "k"}, json=body)
+    b = memberday_client.post(url, headers={**bearer(other_token), "Idempotency-Key": "k"}, json=body)
+    assert a.status_code == b.status_code == 201
+    assert a.get_json()["id"] != b.get_json()["id"]
+
+
+def test_an_unusable_key_is_a_validation_error(memberday_client, operator_token, member):
+    response = memberday_client.post(f"/api/v1/members/{member['id']}/points",
+                                     headers={**bearer(operator_token), "Idempotency-Key": "x" * 201},
+                                     json={"points": 5, "reason": "r"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "validation_error"
