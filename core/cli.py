@@ -28,6 +28,20 @@ def register_cli(app) -> None:
     app.cli.add_command(cron)
     app.cli.add_command(plugins)
     app.cli.add_command(worker)
+    _upgrade_every_branch()
+
+
+def _upgrade_every_branch() -> None:
+    """Make ``memberday db upgrade`` mean every head: the core's branch and each installed plugin's.
+
+    Flask-Migrate's default target is ``head``, which Alembic refuses as soon as a
+    plugin adds a branch of its own.
+    """
+    from flask_migrate.cli import upgrade
+
+    for param in upgrade.params:
+        if param.name == "revision":
+            param.default = "heads"
 
 
 @click.group()
