@@ -1,0 +1,621 @@
+"""Referral rules: codes, share-link visits, attribution with fraud checks,
+qualification, the hold, release or reversal of rewards, and the programme's numbers.
+
+Every change to a referral takes that referral's row lock first, then (through
+the ledger) the members' row locks, always the referee's before the referrer's.
+Concurrent reports of the qualifying order, release jobs and refunds of the
+same referral therefore run one after another and each sees what the previous
+one did; the ledger's unique sources are a second guard against booking twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import zipfile
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_request_context, request
+from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from core.database import transaction, utcnow
+from core.errors import NotFound, ValidationFailed
+from core.extensions import db
+from core.jobs import enqueue
+from core.members.models import Member
+from core.notifications.services import notify
+from core.orders.models import Order
+from core.plugins.host import plugin_settings
+from core.rewards import services as ledger
+from core.rewards.models import Coupon, CouponTemplate
+from plugins.referral.models import Referral, ReferralClick, ReferralCode, ReferralQrExport
+
+log = logging.getLogger(__name__)
+
+PLUGIN_ID = "referral"
+# The coupon alphabet has no 0/O/1/I/L, so a code read aloud or off a poster is typed right.
+CODE_ALPHABET = ledger.CODE_ALPHABET
+CODE_LENGTH = 7  # 31**7: about 27 billion codes
+MAX_CODE_LENGTH = 16
+ATTRIBUTION_COOKIE = "memberday_ref"
+DEVICE_COOKIE = "memberday_device"
+
+# Why a referral was refused or cancelled (the closed set shown to operators).
+SELF_REFERRAL = "self_referral"
+ALREADY_MEMBER = "already_member"
+DUPLICATE_DEVICE = "duplicate_device"
+DUPLICATE_PHONE = "duplicate_phone"
+DAILY_CAP = "daily_cap"
+MONTHLY_CAP = "monthly_cap"
+REFUNDED_DURING_HOLD = "refunded_during_hold"
+REFUNDED_AFTER_RELEASE = "refunded_after_release"
+
+COUNTED = ("pending", "held", "rewarded", "reversed")  # every referral that was not refused
+QUALIFIED = ("held", "rewarded")
+
+
+def settings() -> dict:
+    return plugin_settings(PLUGIN_ID)
+
+
+# ------------------------------------------------------------------ codes
+
+
+def normalise_code(raw) -> str | None:
+    """The code as stored (upper case), or None when it cannot be one of ours."""
+    if not isinstance(raw, str):
+        return None
+    code = raw.strip()
+    # ASCII first: some letters (e.g. the long s) turn into ASCII ones when upper-cased.
+    if not code.isascii() or not 4 <= len(code) <= MAX_CODE_LENGTH:
+        return None
+    code = code.upper()
+    return code if all(char in CODE_ALPHABET for char in code) else None
+
+
+def find_code(raw) -> ReferralCode | None:
+    code = normalise_code(raw)
+    if code is None:
+        return None
+    return db.session.scalar(select(ReferralCode).where(ReferralCode.code == code))
+
+
+def code_for(member_id: int) -> ReferralCode:
+    """The member's code, created the first time it is asked for.
+
+    Two first requests at once both try to insert; the unique indexes on the
+    member and on the code let one win, and the other reads the winner's row.
+    """
+    existing = db.session.scalar(select(ReferralCode).where(ReferralCode.member_id == member_id))
+    if existing is not None:
+        return existing
+    if db.session.get(Member, member_id) is None:
+        raise NotFound(f"Member {member_id} does not exist.")
+    with transaction():
+        for _ in range(10):
+            try:
+                with db.session.begin_nested():
+                    row = ReferralCode(member_id=member_id,
+                                       code="".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH)))
+                    db.session.add(row)
+                    db.session.flush()
+                return row
+            except IntegrityError:
+                existing = db.session.scalar(select(ReferralCode).where(ReferralCode.member_id == member_id))
+                if existing is not None:
+                    return existing
+        raise RuntimeError("could not find a free referral code")
+
+
+def public_url(path: str) -> str:
+    return current_app.config["PUBLIC_URL"].rstrip("/") + path
+
+
+def share_url(code: str) -> str:
+    return public_url(f"/r/{code}")
+
+
+def scan_url(code: str) -> str:
+    """What the QR code holds: the share link, marked so that scans are counted apart."""
+    return share_url(code) + "?src=qr"
+
+
+def landing_url(code: str) -> str:
+    """Where a share link leads: the operator's page, or the plugin's own join page."""
+    configured = settings().get("landing_url")
+    if not configured:
+        return f"/r/{code}/join"
+    if "{code}" in configured:
+        return configured.replace("{code}", code)
+    return configured + ("&" if "?" in configured else "?") + f"ref={code}"
+
+
+# ------------------------------------------------------------------ share-link visits
+
+
+def client_hash(address: str | None) -> str:
+    """A keyed hash of the client's address: distinct visitors can be counted, addresses not recovered."""
+    key = hashlib.sha256(b"referral-client:" + current_app.config["SECRET_KEY"].encode()).digest()
+    return hmac.new(key, (address or "").encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def record_click(code: ReferralCode, source: str, user_agent: str | None, address: str | None) -> None:
+    with transaction():
+        db.session.add(ReferralClick(referrer_id=code.member_id, source=source if source == "qr" else "link",
+                                     user_agent=(user_agent or "").replace("\x00", "")[:300],
+                                     client_hash=client_hash(address)))
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="referral-attribution")
+
+
+def attribution_cookie_value(code: str) -> str:
+    return _serializer().dumps(code)
+
+
+def attributed_code(cookie_value: str | None) -> str | None:
+    """The code a signed attribution cookie carries, if it is genuine and inside the window."""
+    if not cookie_value or len(cookie_value) > 200:
+        return None
+    window = settings().get("attribution_window_days", 30)
+    try:
+        code = _serializer().loads(cookie_value, max_age=window * 86400)
+    except BadData:
+        return None
+    return code if isinstance(code, str) else None
+
+
+# ------------------------------------------------------------------ attribution and fraud
+
+
+def attribute_join(member: Member, context: dict) -> Referral | None:
+    """A member joined: turn the referral code (given, or from the share link's cookie) into a referral."""
+    raw = (context or {}).get("referral_code")
+    if not raw and has_request_context():
+        raw = attributed_code(request.cookies.get(ATTRIBUTION_COOKIE))
+    code = find_code(raw) if raw else None
+    if code is None:
+        return None
+    referral = record_referral(code, member.id, channel=(context or {}).get("channel") or "")
+    if referral.status == "pending" and settings()["qualify_on"] == "signup":
+        referral = qualify(referral.id)
+    return referral
+
+
+def record_referral(code: ReferralCode, referee_id: int, channel: str = "", reason: str | None = None) -> Referral:
+    """Record that ``referee_id`` came through ``code``: pending, or rejected with a reason.
+
+    A member is referred at most once; a later attempt returns the first referral.
+    """
+    cfg = settings()
+    try:
+        with transaction():
+            # The referrer's lock makes the per-day and per-month limits exact under concurrent joins.
+            referrer = ledger.lock_member(code.member_id)
+            existing = db.session.scalar(select(Referral).where(Referral.referee_id == referee_id))
+            if existing is not None:
+                return existing
+            referee = db.session.get(Member, referee_id, populate_existing=True)
+            if referee is None:
+                raise NotFound(f"Member {referee_id} does not exist.")
+            reason = reason or rejection_reason(referrer, referee, cfg)
+            if reason == ALREADY_MEMBER and referrer.id == referee.id:
+                reason = SELF_REFERRAL
+            referral = Referral(referrer_id=referrer.id, referee_id=referee.id, code=code.code, channel=channel[:20],
+                                status="rejected" if reason else "pending", reason=reason,
+                                device_id=referee.device_id, phone=referee.phone)
+            db.session.add(referral)
+            db.session.flush()
+            return referral
+    except IntegrityError:
+        # The same member attributed twice at once: the unique referee index kept the first.
+        existing = db.session.scalar(select(Referral).where(Referral.referee_id == referee_id))
+        if existing is None:
+            raise
+        return existing
+
+
+def rejection_reason(referrer: Member, referee: Member, cfg: dict, now: datetime | None = None) -> str | None:
+    """Why this referral must not pay out, or None when it may."""
+    if referrer.id == referee.id or (referee.device_id and referee.device_id == referrer.device_id):
+        return SELF_REFERRAL
+    if referee.device_id:
+        same_device = select(Member.id).where(Member.device_id == referee.device_id, Member.id != referee.id)
+        if db.session.scalar(select(Referral.id).where(
+                Referral.referee_id != referee.id,
+                (Referral.device_id == referee.device_id) | Referral.referee_id.in_(same_device)).limit(1)):
+            return DUPLICATE_DEVICE
+        # Someone already joined from this device without a referral: this is likely the same person again.
+        if db.session.scalar(same_device.where(Member.created_at < referee.created_at).limit(1)):
+            return ALREADY_MEMBER
+    if referee.phone and db.session.scalar(select(Referral.id).where(
+            Referral.phone == referee.phone, Referral.referee_id != referee.id).limit(1)):
+        return DUPLICATE_PHONE
+    now = now or utcnow()
+    for limit_key, period, reason in (("max_referrals_per_day", "day", DAILY_CAP),
+                                      ("max_referrals_per_month", "month", MONTHLY_CAP)):
+        limit = cfg.get(limit_key)
+        if limit and _referrals_since(referrer.id, period_start(period, now)) >= limit:
+            return reason
+    return None
+
+
+def _referrals_since(referrer_id: int, since: datetime) -> int:
+    return db.session.scalar(select(func.count(Referral.id)).where(
+        Referral.referrer_id == referrer_id, Referral.status.in_(COUNTED), Referral.created_at >= since))
+
+
+def record_existing_member(code: ReferralCode, member: Member) -> Referral:
+    """Someone who already had an account followed a share link and tried to join again."""
+    return record_referral(code, member.id, channel="web", reason=ALREADY_MEMBER)
+
+
+# ------------------------------------------------------------------ qualification and the hold
+
+
+def _side_source(referral_id: int, side: str) -> str:
+    return f"referral:{referral_id}:{side}"
+
+
+def _lock_referral(referral_id: int) -> Referral:
+    referral = db.session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update()
+                                 .execution_options(populate_existing=True))
+    if referral is None:
+        raise NotFound(f"Referral {referral_id} does not exist.")
+    return referral
+
+
+def order_paid(order: Order, member: Member) -> Referral | None:
+    """A paid order may be the referee's qualifying one."""
+    cfg = settings()
+    if cfg["qualify_on"] != "first_order" or Decimal(order.amount) < Decimal(str(cfg["min_order_amount"])):
+        return None
+    referral_id = db.session.scalar(select(Referral.id).where(Referral.referee_id == member.id,
+                                                              Referral.status == "pending"))
+    if referral_id is None:
+        return None
+    return qualify(referral_id, order.external_id)
+
+
+def qualify(referral_id: int, order_external_id: str | None = None) -> Referral:
+    """Hold the referral: both rewards booked as pending points until ``hold_until``. Once."""
+    cfg = settings()
+    with transaction():
+        referral = _lock_referral(referral_id)
+        if referral.status != "pending":
+            return referral
+        if order_external_id is not None:
+            # Locking the order orders us with a refund of it: either it is refunded first and we
+            # see it, or the refund waits and then finds this referral held and reverses it.
+            order = db.session.scalar(select(Order).where(Order.external_id == order_external_id)
+                                      .with_for_update().execution_options(populate_existing=True))
+            if order is None or order.status != "paid":
+                return referral
+        now = utcnow()
+        referral.status = "held"
+        referral.qualified_at = now
+        referral.hold_until = now + timedelta(days=cfg["hold_days"])
+        referral.qualifying_order = order_external_id
+        expires_at = referral.hold_until + timedelta(days=current_app.config["POINTS_EXPIRY_DAYS"])
+        for side, member_id, points, reason in (
+                ("referee", referral.referee_id, cfg["referee_points"], "Welcome reward for joining through a friend"),
+                ("referrer", referral.referrer_id, cfg["referrer_points"], "Reward for inviting a friend")):
+            if points:
+                ledger.credit(member_id, points, reason, _side_source(referral.id, side), pending=True,
+                              expires_at=expires_at)
+        if cfg["hold_days"] == 0:
+            enqueue("referral.release_due")
+        return referral
+
+
+def release_due(now: datetime | None = None, batch: int = 200) -> dict:
+    """The periodic job: reward every held referral whose hold has ended. Safe to run twice at once."""
+    now = now or utcnow()
+    released, seen = 0, set()
+    while True:
+        ids = [rid for rid in db.session.scalars(
+            select(Referral.id).where(Referral.status == "held", Referral.hold_until <= now)
+            .order_by(Referral.hold_until, Referral.id).limit(batch)) if rid not in seen]
+        if not ids:
+            return {"released": released}
+        for referral_id in ids:
+            seen.add(referral_id)
+            if release_referral(referral_id, now):
+                released += 1
+
+
+def release_referral(referral_id: int, now: datetime | None = None) -> bool:
+    """Reward both sides of one held referral whose hold has ended; False when there was nothing to do."""
+    cfg = settings()
+    now = now or utcnow()
+    with transaction():
+        referral = _lock_referral(referral_id)
+        if referral.status != "held" or referral.hold_until > now:
+            return False
+        for side, member_id, template_key in (("referee", referral.referee_id, "referee_coupon_template_id"),
+                                              ("referrer", referral.referrer_id, "referrer_coupon_template_id")):
+            source = _side_source(referral.id, side)
+            if ledger.entry_by_source(source) is not None:
+                ledger.release(source, "Referral reward released")
+            template_id = cfg.get(template_key)
+            if template_id:
+                if db.session.get(CouponTemplate, template_id) is None:
+                    log.warning("referral coupon template %s does not exist; no coupon issued", template_id)
+                else:
+                    ledger.issue_coupon(member_id, template_id, source=f"{source}:coupon")
+        referral.status = "rewarded"
+        referral.rewarded_at = now
+        db.session.flush()
+        _book_milestones(referral.referrer_id, cfg)
+        notify(referral.referee_id, "Your welcome reward is here",
+               "Thanks for joining through a friend: your reward is now yours to use.")
+        notify(referral.referrer_id, "Your friend joined",
+               "A friend you invited joined and qualified: your referral reward is now yours to use.")
+        return True
+
+
+def _book_milestones(referrer_id: int, cfg: dict) -> None:
+    """Extra points at the n-th rewarded referral; each milestone is booked once (its source is unique)."""
+    if not cfg.get("milestones"):
+        return
+    ledger.lock_member(referrer_id)  # counted under the referrer's lock: concurrent releases agree
+    rewarded = db.session.scalar(select(func.count(Referral.id)).where(
+        Referral.referrer_id == referrer_id, Referral.status == "rewarded"))
+    for milestone in sorted(cfg["milestones"], key=lambda m: m["count"]):
+        if milestone["count"] <= rewarded:
+            ledger.credit(referrer_id, milestone["points"], f"Referral milestone: {milestone['count']} friends",
+                          f"referral:milestone:{referrer_id}:{milestone['count']}")
+
+
+def order_refunded(order: Order, member: Member) -> Referral | None:
+    """A refund of a qualifying order cancels the held rewards (and, with clawback, released ones)."""
+    referral_id = db.session.scalar(select(Referral.id).where(Referral.qualifying_order == order.external_id))
+    if referral_id is None:
+        return None
+    cfg = settings()
+    with transaction():
+        referral = _lock_referral(referral_id)
+        if referral.status == "held":
+            reason = REFUNDED_DURING_HOLD
+        elif referral.status == "rewarded" and cfg["clawback_after_release"]:
+            reason = REFUNDED_AFTER_RELEASE
+        else:
+            return referral
+        for side in ("referee", "referrer"):
+            source = _side_source(referral.id, side)
+            ledger.reverse_credit(source, "Referral cancelled: the qualifying order was refunded")
+            coupon = db.session.scalar(select(Coupon).where(Coupon.source == f"{source}:coupon"))
+            if coupon is not None:
+                ledger.void_coupon(coupon.id)
+        referral.status = "reversed"
+        referral.reason = reason
+        referral.reversed_at = utcnow()
+        return referral
+
+
+# ------------------------------------------------------------------ numbers
+
+
+def period_start(period: str, now: datetime | None = None) -> datetime | None:
+    """The start of the current day / week (Monday) / month in the brand's time zone; None for all time."""
+    if period == "all":
+        return None
+    local = (now or utcnow()).astimezone(ZoneInfo(current_app.config["BRAND_TIMEZONE"]))
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        start -= timedelta(days=start.weekday())
+    elif period == "month":
+        start = start.replace(day=1)
+    return start
+
+
+def member_stats(member_id: int) -> dict:
+    clicks = dict(db.session.execute(
+        select(ReferralClick.source, func.count(ReferralClick.id))
+        .where(ReferralClick.referrer_id == member_id).group_by(ReferralClick.source)).all())
+    statuses = dict(db.session.execute(
+        select(Referral.status, func.count(Referral.id))
+        .where(Referral.referrer_id == member_id).group_by(Referral.status)).all())
+    return {
+        "clicks": clicks.get("link", 0),
+        "scans": clicks.get("qr", 0),
+        "signups": sum(statuses.get(status, 0) for status in COUNTED),
+        "qualified": sum(statuses.get(status, 0) for status in QUALIFIED),
+        "rewarded": statuses.get("rewarded", 0),
+    }
+
+
+def member_referral(member_id: int) -> dict:
+    code = code_for(member_id).code
+    return {"member_id": member_id, "code": code, "share_url": share_url(code),
+            "qr_png_url": share_url(code) + "/qr.png", "qr_svg_url": share_url(code) + "/qr.svg",
+            "stats": member_stats(member_id)}
+
+
+def referrals_query(referrer_id: int | None = None, referee_id: int | None = None, status: str | None = None):
+    query = select(Referral).order_by(Referral.id.desc())
+    if referrer_id:
+        query = query.where(Referral.referrer_id == referrer_id)
+    if referee_id:
+        query = query.where(Referral.referee_id == referee_id)
+    if status:
+        query = query.where(Referral.status == status)
+    return query
+
+
+def masked_name(name: str) -> str:
+    """A leaderboard is public: show only the first letter of each part of the name."""
+    parts = [part for part in (name or "").split() if part]
+    return " ".join(part[0] + "*" * min(len(part) - 1, 3) for part in parts) or "*"
+
+
+def leaderboard(period: str, limit: int = 10, reveal: bool = False) -> dict:
+    """Top referrers by friends who qualified in the period (held or rewarded)."""
+    since = period_start(period)
+    count = func.count(Referral.id).label("referrals")
+    query = (select(Referral.referrer_id, count, func.min(Referral.qualified_at).label("first"))
+             .where(Referral.status.in_(QUALIFIED)).group_by(Referral.referrer_id)
+             .order_by(count.desc(), func.min(Referral.qualified_at), Referral.referrer_id).limit(limit))
+    if since is not None:
+        query = query.where(Referral.qualified_at >= since)
+    rows = db.session.execute(query).all()
+    names = dict(db.session.execute(select(Member.id, Member.name)
+                                    .where(Member.id.in_([row.referrer_id for row in rows]))).all())
+    items = []
+    for rank, row in enumerate(rows, 1):
+        item = {"rank": rank, "name": masked_name(names.get(row.referrer_id, "")), "referrals": row.referrals}
+        if reveal:
+            item.update(member_id=row.referrer_id, name=names.get(row.referrer_id, ""))
+        items.append(item)
+    return {"period": period, "since": since, "items": items}
+
+
+def funnel(period: str = "all") -> dict:
+    """The programme's funnel and viral coefficient for a period.
+
+    invites per member = share-link visits (clicks and scans) / members;
+    conversion = friends who joined through a link / visits;
+    viral coefficient = invites per member × conversion (new members each member brings).
+    """
+    since = period_start(period)
+
+    def count(model, *conditions, column=None):
+        query = select(func.count(model.id)).where(*conditions)
+        if since is not None:
+            query = query.where((column if column is not None else model.created_at) >= since)
+        return db.session.scalar(query) or 0
+
+    clicks = count(ReferralClick, ReferralClick.source == "link")
+    scans = count(ReferralClick, ReferralClick.source == "qr")
+    signups = count(Referral, Referral.status.in_(COUNTED))
+    rejected_query = (select(Referral.reason, func.count(Referral.id)).where(Referral.status == "rejected")
+                      .group_by(Referral.reason))
+    if since is not None:
+        rejected_query = rejected_query.where(Referral.created_at >= since)
+    rejected = dict(db.session.execute(rejected_query).all())
+    qualified = count(Referral, Referral.qualified_at.is_not(None), column=Referral.qualified_at)
+    rewarded = count(Referral, Referral.status == "rewarded", column=Referral.rewarded_at)
+    reversed_ = count(Referral, Referral.status == "reversed", column=Referral.reversed_at)
+    members = db.session.scalar(select(func.count(Member.id))) or 0
+    invites = clicks + scans
+    invites_per_member = invites / members if members else 0.0
+    conversion = signups / invites if invites else 0.0
+    return {
+        "period": period, "since": since, "members": members,
+        "clicks": clicks, "scans": scans, "signups": signups, "rejected": sum(rejected.values()),
+        "rejected_by_reason": rejected, "qualified": qualified, "rewarded": rewarded, "reversed": reversed_,
+        "invites_per_member": round(invites_per_member, 4), "conversion": round(conversion, 4),
+        "viral_coefficient": round(invites_per_member * conversion, 4),
+    }
+
+
+# ------------------------------------------------------------------ QR codes
+
+
+@lru_cache(maxsize=4096)
+def qr_image(data: str, image_format: str) -> bytes:
+    """The QR image of ``data`` as PNG or SVG bytes (kept in memory: the same link always gives the same image)."""
+    import qrcode
+    import qrcode.image.svg
+
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=4)
+    qr.add_data(data)
+    qr.make(fit=True)
+    buffer = BytesIO()
+    if image_format == "svg":
+        qr.make_image(image_factory=qrcode.image.svg.SvgPathImage).save(buffer)
+    else:
+        qr.make_image().save(buffer)
+    return buffer.getvalue()
+
+
+def qr_etag(data: str, image_format: str) -> str:
+    return hashlib.sha256(f"qr1|{image_format}|{data}".encode()).hexdigest()[:32]
+
+
+def export_dir() -> str:
+    return current_app.config.get("REFERRAL_EXPORT_DIR") or os.path.join(current_app.instance_path,
+                                                                         "referral_exports")
+
+
+def export_path(export: ReferralQrExport) -> str | None:
+    return os.path.join(export_dir(), export.filename) if export.filename else None
+
+
+def request_qr_export(member_ids: list[int] | None, image_format: str = "png", requested_by: str = "",
+                      run_in_background: bool = True) -> ReferralQrExport:
+    """Queue a ZIP of QR images for these members (None: every member)."""
+    if member_ids is not None:
+        member_ids = sorted(set(member_ids))
+        known = set(db.session.scalars(select(Member.id).where(Member.id.in_(member_ids))))
+        unknown = [member_id for member_id in member_ids if member_id not in known]
+        if unknown:
+            raise ValidationFailed("Some members do not exist.",
+                                   fields={"member_ids": [f"unknown: {', '.join(map(str, unknown[:20]))}"]})
+    with transaction():
+        export = ReferralQrExport(member_ids=member_ids, image_format=image_format, status="queued",
+                                  requested_by=requested_by[:60])
+        db.session.add(export)
+        db.session.flush()
+        if run_in_background:
+            enqueue("referral.export_qr", export.id)
+        return export
+
+
+def build_qr_export(export_id: int, progress=None) -> dict:
+    """The export job: write the ZIP, recording progress as it goes. A rerun rewrites the same file."""
+    with transaction():
+        export = db.session.scalar(select(ReferralQrExport).where(ReferralQrExport.id == export_id)
+                                   .with_for_update().execution_options(populate_existing=True))
+        if export is None or export.status == "done":
+            return {"export": export_id, "status": export.status if export else "missing"}
+        member_ids = export.member_ids
+        if member_ids is None:
+            member_ids = list(db.session.scalars(select(Member.id).order_by(Member.id)))
+        export.status, export.total, export.done, export.error = "running", len(member_ids), 0, None
+        image_format = export.image_format
+    folder = export_dir()
+    os.makedirs(folder, exist_ok=True)
+    filename = f"referral-qr-{export_id}.zip"
+    temporary = os.path.join(folder, f".{filename}.{os.getpid()}.part")
+    try:
+        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+            for done, member_id in enumerate(member_ids, 1):
+                code = code_for(member_id).code
+                archive.writestr(f"{member_id}-{code}.{image_format}", qr_image(scan_url(code), image_format))
+                if done % 50 == 0 or done == len(member_ids):
+                    _export_progress(export_id, done=done)
+                    if progress:
+                        progress(done, len(member_ids))
+        os.replace(temporary, os.path.join(folder, filename))
+    except Exception as exc:
+        db.session.rollback()
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        _export_progress(export_id, status="failed", error=f"{exc.__class__.__name__}: {exc}"[:300],
+                         finished_at=utcnow())
+        raise
+    _export_progress(export_id, status="done", filename=filename, finished_at=utcnow())
+    return {"export": export_id, "status": "done", "members": len(member_ids)}
+
+
+def _export_progress(export_id: int, **values) -> None:
+    with transaction():
+        db.session.execute(ReferralQrExport.__table__.update()
+                           .where(ReferralQrExport.id == export_id).values(**values))
+
+
+def get_export(export_id: int) -> ReferralQrExport:
+    export = db.session.get(ReferralQrExport, export_id, populate_existing=True)
+    if export is None:
+        raise NotFound(f"Export {export_id} does not exist.")
+    return export
