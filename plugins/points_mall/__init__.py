@@ -1,0 +1,66 @@
+"""Points mall (積分商城): members spend points on rewards and third-party vouchers.
+
+Operators keep a catalogue of items with a points cost, stock, per-member
+limit, minimum tier and sale window; an item may carry a pool of voucher codes.
+A redemption spends the points through the core ledger and takes stock and
+codes in one transaction. Other plugins make items exclusive or cheaper for
+some members through ``memberday_mall_offers``.
+"""
+from pathlib import Path
+
+from core.plugins import PageSection, PluginInfo, hookimpl
+from plugins.points_mall import models  # noqa: F401  (the tables join the metadata for migrations)
+from plugins.points_mall.schemas import MallSettingsSchema
+
+HERE = Path(__file__).parent
+
+PLUGIN = PluginInfo(
+    id="points_mall",
+    name="Points mall",
+    description="A catalogue members buy with points, with third-party voucher code pools.",
+    settings_schema=MallSettingsSchema,
+)
+
+
+@hookimpl
+def memberday_blueprints(app):
+    from plugins.points_mall.api import blp
+
+    return [blp]
+
+
+@hookimpl
+def memberday_cli_commands():
+    from plugins.points_mall.cli import mall
+
+    return [mall]
+
+
+@hookimpl
+def memberday_migrations_folder():
+    return str(HERE / "migrations")
+
+
+@hookimpl
+def memberday_template_folders():
+    return [str(HERE / "templates")]
+
+
+@hookimpl
+def memberday_translations():
+    return {"zh-TW": {"Points mall": "積分商城", "Yours for the taking": "現在就能兌換",
+                      "A few points away": "再差一點點", "points": "點", "more points": "點就能兌換"}}
+
+
+@hookimpl
+def memberday_member_page_sections(member):
+    from plugins.points_mall.views import member_section
+
+    return [PageSection("Points mall", member_section(member))]
+
+
+@hookimpl
+def memberday_seed_demo(members, operator):
+    from plugins.points_mall.demo import seed
+
+    seed(members)
