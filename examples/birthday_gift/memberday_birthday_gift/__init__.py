@@ -1,0 +1,118 @@
+"""Birthday gift: a Memberday plugin that gives members a gift in their birthday month.
+
+What it adds, hook by hook:
+
+* a setting schema (points, an optional coupon template, a birthday-month points
+  multiplier, a secret for the CRM webhook);
+* tables ``birthday_gift_birthdays`` and ``birthday_gift_gifts`` (its own Alembic branch);
+* ``/api/v1/birthday-gift/...`` to set and read a birthday, and a signed CRM webhook;
+* the ``/birthday`` page and a section on the member page;
+* the daily job ``birthday_gift.send_due`` (once a year per member);
+* more points for orders paid in the birthday month, and a nudge to new members;
+* the command ``memberday birthday-gift send-due``.
+"""
+from pathlib import Path
+
+from core.plugins import PeriodicJob, PluginInfo, hookimpl
+
+from . import models  # noqa: F401  (the tables must be known to the app's metadata)
+from .schemas import BirthdayGiftSettings
+
+HERE = Path(__file__).parent
+
+PLUGIN = PluginInfo(
+    id="birthday_gift",
+    name="Birthday gift",
+    description="Points (and a coupon) in each member's birthday month, once a year, "
+                "and more points for orders in that month.",
+    requires_core=">=0.1,<1.0",
+    settings_schema=BirthdayGiftSettings,
+    enabled_by_default=True,
+)
+
+SEND_DUE = "birthday_gift.send_due"
+
+
+# ---------------------------------------------------------------- setup hooks
+
+@hookimpl
+def memberday_blueprints(app):
+    from .api import blp as api
+    from .views import blp as pages
+
+    return [api, pages]
+
+
+@hookimpl
+def memberday_jobs():
+    from .services import send_due
+
+    return {SEND_DUE: send_due}
+
+
+@hookimpl
+def memberday_periodic_jobs():
+    # 01:00 UTC is 09:00 in Taipei: gifts arrive in the morning. The job is idempotent,
+    # so a missed or doubled run gives nobody a second gift.
+    return [PeriodicJob(SEND_DUE, cron="0 1 * * *")]
+
+
+@hookimpl
+def memberday_migrations_folder():
+    return str(HERE / "migrations")
+
+
+@hookimpl
+def memberday_template_folders():
+    return [str(HERE / "templates")]
+
+
+@hookimpl
+def memberday_translations():
+    return {"zh-TW": {
+        "Birthday gift": "生日禮",
+        "Your birthday": "你的生日",
+        "This year's gift": "今年的生日禮",
+        "Tell us your birthday": "告訴我們你的生日",
+        "Tell us your birthday and get": "告訴我們你的生日，即可獲得",
+        "in your birthday month": "（生日當月）",
+        "In your birthday month you get": "生日當月你將獲得",
+        "Your gift": "你的禮物",
+        "and get": "即可獲得",
+        "Month": "月",
+        "Day": "日",
+        "Save": "儲存",
+        "Back": "返回",
+    }}
+
+
+@hookimpl
+def memberday_cli_commands():
+    from .cli import birthday_gift
+
+    return [birthday_gift]
+
+
+# ---------------------------------------------------------------- event hooks
+
+@hookimpl
+def memberday_member_created(member, context):
+    from core.notifications.services import notify
+
+    notify(member.id, "Tell us your birthday", "Set it on your birthday page and get a gift in your birthday month.")
+
+
+# ---------------------------------------------------------------- filter hooks
+
+@hookimpl
+def memberday_points_multiplier(member, order):
+    from .services import multiplier_for
+
+    return multiplier_for(member.id, order.paid_at)
+
+
+@hookimpl
+def memberday_member_page_sections(member):
+    from .views import member_section
+
+    return [member_section(member)]
