@@ -1,0 +1,67 @@
+"""Plain helpers for the points mall tests (the fixtures live in conftest)."""
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import select
+
+
+def redeem(client, member: dict, item_id: int, quantity: int = 1, headers: dict | None = None):
+    return client.post("/api/v1/mall/redemptions", headers=headers or member["headers"],
+                       json={"member_id": member["id"], "item_id": item_id, "quantity": quantity})
+
+
+def balance(client, member: dict) -> int:
+    response = client.get(f"/api/v1/members/{member['id']}/points", headers=member["headers"])
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["balance"]
+
+
+def item_row(app, item_id: int) -> dict:
+    from core.extensions import db
+    from plugins.points_mall.models import MallItem
+
+    with app.app_context():
+        item = db.session.get(MallItem, item_id)
+        return {column.name: getattr(item, column.name) for column in MallItem.__table__.columns}
+
+
+def code_rows(app, item_id: int) -> list[dict]:
+    from core.extensions import db
+    from plugins.points_mall.models import VoucherCode
+
+    with app.app_context():
+        rows = db.session.scalars(select(VoucherCode).where(VoucherCode.item_id == item_id)
+                                  .order_by(VoucherCode.id)).all()
+        return [{"code": row.code, "status": row.status, "redemption_id": row.redemption_id} for row in rows]
+
+
+def fire_together(app, calls: list, workers: int | None = None) -> list[tuple[int, dict]]:
+    """Run ``calls`` (each ``call(client) -> response``) on ``workers`` threads released together.
+
+    Every thread has its own test client, so every request has its own session
+    and database connection. Returns (status, body) per call, in order.
+    """
+    workers = min(workers or len(calls), len(calls))
+    barrier = threading.Barrier(workers)
+    results: list = [None] * len(calls)
+    failures: list = []
+
+    def work(offset: int) -> None:
+        client = app.test_client()
+        try:
+            barrier.wait(timeout=60)
+            for index in range(offset, len(calls), workers):
+                response = calls[index](client)
+                results[index] = (response.status_code, response.get_json())
+        except BaseException as exc:  # surfaced in the test thread below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(offset,)) for offset in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not failures, failures
+    assert all(result is not None for result in results)
+    return results
