@@ -104,11 +104,19 @@ class When(fields.DateTime):
 
 
 class Money(fields.Decimal):
-    """Money as a decimal string with two places ("129.90"), never a float."""
+    """Money as a decimal string with two places ("129.90"), never a float; 0 to 1,000,000,000."""
+
+    MAX = 10**9
 
     def __init__(self, **kwargs):
         kwargs.setdefault("places", 2)
         kwargs.setdefault("as_string", True)
         kwargs.setdefault("allow_nan", False)
-        kwargs.setdefault("validate", validate.Range(min=0, max=10**9))
+        kwargs.setdefault("metadata", {"example": "129.90", "description": "a decimal amount, 0 to 1000000000"})
         super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if not 0 <= result <= self.MAX:
+            raise ValidationError(f"must be between 0 and {self.MAX}")
+        return result

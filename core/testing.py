@@ -218,3 +218,64 @@ def run_concurrently(func, count: int, *, timeout: float = 120) -> list:
     if errors:
         raise errors[0]
     return results
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """The app served by gunicorn in its own processes, on the same database as the test's app."""
+
+    def __init__(self, app, workers: int = 2):
+        self.app = app
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, MEMBERDAY_ENV="testing", DATABASE_URL=app.config["DATABASE_URL"],
+                   SECRET_KEY=app.config["SECRET_KEY"], MEMBERDAY_RQ_QUEUE=app.config["RQ_QUEUE"])
+        env.pop("REDIS_URL", None)
+        if app.config.get("REDIS_URL"):
+            env["REDIS_URL"] = app.config["REDIS_URL"]
+        gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+        self.process = subprocess.Popen(
+            [gunicorn, "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
+             "core:create_app()"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self._wait_until_up()
+
+    def _wait_until_up(self, timeout: float = 30) -> None:
+        import time
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.process.stderr.read()}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("gunicorn did not answer /healthz in time")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture
+def memberday_live_server(memberday_app):
+    """The test's app also served over HTTP by gunicorn (2 workers) in separate processes."""
+    server = LiveServer(memberday_app)
+    yield server
+    server.stop()
