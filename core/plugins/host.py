@@ -101,6 +101,10 @@ class PluginHost:
             if impl_name.startswith("memberday_")
             and any(i.plugin_name == record.id for i in getattr(self.pm.hook, impl_name).get_hookimpls())
         )
+        # The cached flags were computed without this plugin: reload them on next use.
+        with self._lock:
+            self._state = RuntimeState()
+        self.forget_state()
         return record
 
     def _mark_broken(self, record: PluginRecord, error: str) -> None:
