@@ -93,10 +93,14 @@ def join(code):
                     _record_existing_member(found, phone, email)
             else:
                 sign_in(member)
-                return redirect(url_for("pages.me"), code=303)
-    response = current_app.make_response((render_template(
+                return _with_device(redirect(url_for("pages.me"), code=303), device)
+    return _with_device(current_app.make_response((render_template(
         "referral/join.html", referrer_name=_first_name(referrer.name if referrer else ""), code=found.code,
-        error=error, already_member=already_member, settings=services.settings()), status))
+        error=error, already_member=already_member, settings=services.settings()), status)), device)
+
+
+def _with_device(response, device: str):
+    """Remember this browser: several accounts joining from it count as one device."""
     response.set_cookie(services.DEVICE_COOKIE, device, max_age=DEVICE_COOKIE_DAYS * 86400, httponly=True,
                         samesite="Lax", secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
     return response
