@@ -133,8 +133,8 @@ class RedemptionSchema(BaseSchema):
 
 
 class RedemptionListArgs(PageArgs):
-    member_id = Id()
-    item_id = Id()
+    member_id = fields.Integer(validate=validate.Range(min=1, max=MAX_INT))
+    item_id = fields.Integer(validate=validate.Range(min=1, max=MAX_INT))
     status = fields.String(validate=validate.OneOf(("completed", "cancelled")))
 
 
