@@ -77,7 +77,9 @@ def page_of(query, args: dict, dump=None) -> dict:
     from core.extensions import db
 
     page, per_page = args.get("page", 1), args.get("per_page", 50)
-    total = db.session.scalar(query.with_only_columns(db.func.count()).order_by(None))
+    # Count over the query as a subquery: swapping its columns for count() would drop its FROM
+    # when it has no WHERE clause, and every unfiltered list would report a total of 1.
+    total = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
     rows = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
     return {"items": [dump(row) for row in rows] if dump else rows, "page": page, "per_page": per_page, "total": total}
 
