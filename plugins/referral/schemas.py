@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
-from core.schemas import MAX_POINTS, BaseSchema, Id, Money, PageArgs, Text, When
+from core.schemas import MAX_INT, MAX_POINTS, BaseSchema, Id, Money, PageArgs, Text, When
 from plugins.referral.models import STATUSES
 
 PERIODS = ("day", "week", "month", "all")
@@ -49,7 +49,7 @@ class ReferralSettingsSchema(BaseSchema):
 
     @validates("milestones")
     def _distinct_counts(self, value, **kwargs):
-        counts = [m["count"] for m in value]
+        counts = [m.get("count") for m in value if isinstance(m, dict) and "count" in m]
         if len(counts) != len(set(counts)):
             raise ValidationError("each count may appear once")
 
@@ -94,9 +94,14 @@ class ReferralSchema(BaseSchema):
     reversed_at = When(allow_none=True)
 
 
+def QueryId():
+    # Query strings are text: an id there is parsed, unlike the strict ids of JSON bodies.
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_INT))
+
+
 class ReferralListArgs(PageArgs):
-    referrer_id = Id()
-    referee_id = Id()
+    referrer_id = QueryId()
+    referee_id = QueryId()
     status = fields.String(validate=validate.OneOf(STATUSES))
 
 
