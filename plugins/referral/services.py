@@ -14,7 +14,10 @@ import hmac
 import logging
 import os
 import secrets
+import threading
 import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -81,11 +84,38 @@ def normalise_code(raw) -> str | None:
     return code if all(char in CODE_ALPHABET for char in code) else None
 
 
-def find_code(raw) -> ReferralCode | None:
+@dataclass(frozen=True)
+class CodeRef:
+    """A code and whose it is: all a share link needs."""
+
+    code: str
+    member_id: int
+
+
+_known_codes: OrderedDict = OrderedDict()
+_known_codes_lock = threading.Lock()
+KNOWN_CODES_KEPT = 20_000
+
+
+def find_code(raw) -> CodeRef | None:
+    """Whose code this is, or None. Found codes are remembered in the process: a code is never
+    reassigned or deleted, and share links and QR images are the busiest pages."""
     code = normalise_code(raw)
     if code is None:
         return None
-    return db.session.scalar(select(ReferralCode).where(ReferralCode.code == code))
+    key = (current_app.config["SQLALCHEMY_DATABASE_URI"], code)
+    known = _known_codes.get(key)
+    if known is not None:
+        return known
+    member_id = db.session.scalar(select(ReferralCode.member_id).where(ReferralCode.code == code))
+    if member_id is None:
+        return None
+    known = CodeRef(code, member_id)
+    with _known_codes_lock:
+        _known_codes[key] = known
+        while len(_known_codes) > KNOWN_CODES_KEPT:
+            _known_codes.popitem(last=False)
+    return known
 
 
 def code_for(member_id: int) -> ReferralCode:
@@ -147,7 +177,7 @@ def client_hash(address: str | None) -> str:
     return hmac.new(key, (address or "").encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def record_click(code: ReferralCode, source: str, user_agent: str | None, address: str | None) -> None:
+def record_click(code: CodeRef, source: str, user_agent: str | None, address: str | None) -> None:
     with transaction():
         db.session.add(ReferralClick(referrer_id=code.member_id, source=source if source == "qr" else "link",
                                      user_agent=(user_agent or "").replace("\x00", "")[:300],
@@ -191,7 +221,7 @@ def attribute_join(member: Member, context: dict) -> Referral | None:
     return referral
 
 
-def record_referral(code: ReferralCode, referee_id: int, channel: str = "", reason: str | None = None) -> Referral:
+def record_referral(code: CodeRef, referee_id: int, channel: str = "", reason: str | None = None) -> Referral:
     """Record that ``referee_id`` came through ``code``: pending, or rejected with a reason.
 
     A member is referred at most once; a later attempt returns the first referral.
@@ -254,7 +284,7 @@ def _referrals_since(referrer_id: int, since: datetime) -> int:
         Referral.referrer_id == referrer_id, Referral.status.in_(COUNTED), Referral.created_at >= since))
 
 
-def record_existing_member(code: ReferralCode, member: Member) -> Referral:
+def record_existing_member(code: CodeRef, member: Member) -> Referral:
     """Someone who already had an account followed a share link and tried to join again."""
     return record_referral(code, member.id, channel="web", reason=ALREADY_MEMBER)
 

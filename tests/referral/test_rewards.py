@@ -207,3 +207,21 @@ def test_rewarded_members_are_told_and_see_pending_points_on_their_page(
     inbox = memberday_client.get(f"/api/v1/members/{referrer['id']}/notifications",
                                  headers=bearer(referrer["token"])).get_json()["items"]
     assert [note["title"] for note in inbox].count("Your friend joined") == 1
+
+
+def test_embedded_sqlite_default_runs_the_same_programme(memberday_sqlite_app):
+    from core.testing import create_operator_token
+
+    client = memberday_sqlite_app.test_client()
+    admin = bearer(create_operator_token(memberday_sqlite_app, "admin"))
+    assert client.patch("/api/v1/plugins/referral", headers=admin,
+                        json={"settings": dict(PROGRAMME, hold_days=0)}).status_code == 200
+    ada = join(client, "Ada")
+    code = client.get(f"/api/v1/members/{ada['id']}/referral", headers=admin).get_json()["code"]
+    browser = memberday_sqlite_app.test_client()
+    assert browser.get(f"/r/{code}").status_code == 303
+    assert browser.post(f"/r/{code}/join", data={"name": "Bo"}).status_code == 303
+    [referral] = referrals(memberday_sqlite_app)
+    assert report_order(client, admin, "SHOP-1", referral["referee_id"], "150.00").status_code == 201
+    assert referrals(memberday_sqlite_app)[0]["status"] == "rewarded"
+    assert points(client, admin, ada["id"]) == (200, 0)
