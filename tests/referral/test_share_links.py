@@ -135,8 +135,7 @@ def test_qr_images_are_cacheable_and_revalidate_with_304(memberday_client, refer
 
     again = memberday_client.get(url, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
-    assert memberday_client.get(url.lower().replace(f"qr.{image_format}", f"qr.{image_format}"),
-                                headers={"If-None-Match": etag}).status_code == 304
+    assert memberday_client.get(url.lower(), headers={"If-None-Match": etag}).status_code == 304  # any case
     assert memberday_client.get(url, headers={"If-None-Match": '"something-else"'}).status_code == 200
     other_format = "svg" if image_format == "png" else "png"
     assert memberday_client.get(f"/r/{referrer['code']}/qr.{other_format}").headers["ETag"] != etag
