@@ -89,6 +89,11 @@ def update_item(data, item_id):
 
 
 @blp.route("/items/<int:item_id>/codes", methods=["POST"])
+@blp.doc(requestBody={"required": True, "content": {
+    "application/json": {"schema": CodesImportSchema},
+    "text/csv": {"schema": {"type": "string"}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                       "properties": {"file": {"type": "string", "format": "binary"}}}}}})
 @blp.response(200, ImportResultSchema)
 def import_codes(item_id):
     """Import voucher codes (operators): JSON ``{"codes": [...]}``, a ``text/csv`` body, or a
