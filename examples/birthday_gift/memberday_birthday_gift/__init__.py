@@ -27,7 +27,8 @@ PLUGIN = PluginInfo(
                 "and more points for orders in that month.",
     requires_core=">=0.1,<1.0",
     settings_schema=BirthdayGiftSettings,
-    enabled_by_default=True,
+    # Installing a package should not start giving points away: an operator switches it on.
+    enabled_by_default=False,
 )
 
 SEND_DUE = "birthday_gift.send_due"

@@ -67,7 +67,7 @@ def sign_in(client, member):
 def test_plugin_is_installed_with_its_version_hooks_and_tables(memberday_app, memberday_client, operator_token):
     response = memberday_client.get("/api/v1/plugins", headers=bearer(operator_token))
     plugin = next(item for item in response.get_json()["items"] if item["id"] == "birthday_gift")
-    assert plugin["status"] == "ok" and plugin["enabled"] is True
+    assert plugin["status"] == "ok" and plugin["enabled"] is True and plugin["enabled_by_default"] is False
     assert plugin["distribution"] == "memberday-birthday-gift" and plugin["version"] == "0.1.0"
     assert {"memberday_points_multiplier", "memberday_member_created", "memberday_jobs",
             "memberday_migrations_folder", "memberday_cli_commands"} <= set(plugin["hooks"])
