@@ -1,8 +1,8 @@
 """A small load generator: concurrent clients on keep-alive connections, timed per operation.
 
 ``measure(name, make_client, concurrency, duration, ...)`` starts ``concurrency``
-threads together; each builds its own client (an HTTP connection to
-127.0.0.1, or a database connection) and runs operations back to back. After a
+threads together; each has its own client (an HTTP connection to 127.0.0.1,
+or a database connection) and runs operations back to back. After a
 warm-up the operations that complete inside the measuring window are counted
 and timed; the result has operations per second and latency percentiles.
 
@@ -167,24 +167,24 @@ Operation = Callable[[int], "tuple[str, bool]"]
 
 
 def measure(name: str, make_client: Callable[[int], tuple[Operation, Callable[[], None]]], concurrency: int,
-            duration: float, warmup: float = 0.5, max_ops: int | None = None, probe=None) -> Result:
-    """Run ``concurrency`` clients for ``warmup + duration`` seconds (or until ``max_ops`` are measured).
+            duration: float, warmup: float = 0.5, probe=None) -> Result:
+    """Run ``concurrency`` clients back to back for ``warmup + duration`` seconds.
 
     ``make_client(index)`` returns ``(operation, close)``; ``operation(seq)`` does one
-    request or transaction. Only operations that start after the warm-up and finish
-    before the end of the window are counted. ``probe`` (optional) has ``start()`` and
-    ``stop() -> dict``, called at the start and end of the window; its dict lands in
-    ``Result.cpu``.
+    request or transaction. The operations that finish inside the window (after the
+    warm-up, before its end) are counted, whenever they started: with every client
+    busy all along, that is the steady-state rate even when one operation takes
+    longer than the window. No operation starts after the window. ``probe``
+    (optional) has ``start()`` and ``stop() -> dict``, called at the start and end
+    of the window; its dict lands in ``Result.cpu``.
     """
     clients = [make_client(i) for i in range(concurrency)]
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     outcomes: list[Counter] = [Counter() for _ in range(concurrency)]
     failures = [0] * concurrency
     first_error: list[str] = []
-    budget = itertools.count() if max_ops else None
     start_gate = threading.Barrier(concurrency + 1)
     window: dict[str, float] = {}
-    last_done = [0.0] * concurrency
 
     def worker(index: int) -> None:
         operation, _ = clients[index]
@@ -196,9 +196,6 @@ def measure(name: str, make_client: Callable[[int], tuple[Operation, Callable[[]
             started = time.perf_counter()
             if started >= end:
                 break
-            measuring = started >= begin
-            if measuring and budget is not None and next(budget) >= max_ops:
-                break
             try:
                 label, ok = operation(seq)
             except Exception as exc:  # a failed operation is counted and reported, the run goes on
@@ -207,13 +204,12 @@ def measure(name: str, make_client: Callable[[int], tuple[Operation, Callable[[]
                     first_error.append(f"{type(exc).__name__}: {exc}")
             finished = time.perf_counter()
             seq += 1
-            if measuring and finished <= end:
+            if begin <= finished <= end:
                 out[label] += 1
                 if ok:
                     lat.append(finished - started)
                 else:
                     failures[index] += 1
-                last_done[index] = finished
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(concurrency)]
     for thread in threads:
@@ -226,8 +222,7 @@ def measure(name: str, make_client: Callable[[int], tuple[Operation, Callable[[]
     cpu_begin = time.process_time()
     if probe is not None:
         probe.start()
-    for thread in threads:
-        thread.join(timeout=max(0.0, window["end"] - time.perf_counter()))
+    time.sleep(max(0.0, window["end"] - time.perf_counter()))
     cpu_used = time.process_time() - cpu_begin
     cpu = probe.stop() if probe is not None else {}
     for thread in threads:
@@ -235,10 +230,7 @@ def measure(name: str, make_client: Callable[[int], tuple[Operation, Callable[[]
     for _, close in clients:
         close()
 
-    ended = window["end"]
-    if budget is not None:
-        ended = min(ended, max(last_done) or ended)
-    seconds = max(1e-9, ended - window["begin"])
+    seconds = duration
     all_lat = sorted(itertools.chain.from_iterable(latencies))
     total_outcomes = sum(outcomes, Counter())
     ok = len(all_lat)
@@ -303,4 +295,5 @@ def http_client(port: int, request_for: Callable[[int, int], bytes], expect: tup
 
         return operation, conn.close
 
+    make.request_for = request_for  # lets the runner replay one request outside the load
     return make

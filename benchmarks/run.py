@@ -50,9 +50,11 @@ GUNICORN_THREADS = 8
 
 PROFILES = {
     "full": dict(pairs=4, duration=2.0, host_pairs=10, host_duration=1.0, warmup=0.5,
+                 mall_pairs=4, mall_duration=2.0, mall_warmup=1.0,
                  readers=100, reader_orders=5, order_members=200, http_concurrency=8,
                  mall_concurrency=50, click_codes=50, qr_codes=20, cold_qr=40, host_blocks=40, host_block=100),
     "quick": dict(pairs=1, duration=1.0, host_pairs=2, host_duration=0.8, warmup=0.3,
+                  mall_pairs=1, mall_duration=1.0, mall_warmup=1.0,
                   readers=20, reader_orders=3, order_members=50, http_concurrency=8,
                   mall_concurrency=50, click_codes=20, qr_codes=10, cold_qr=10, host_blocks=10, host_block=100),
 }
@@ -71,7 +73,7 @@ class Case:
     make_client: Callable[[dict], Callable]  # (context) -> loadgen make_client
     baseline: str | None = "bare"
     concurrency: str = "http_concurrency"  # profile key
-    timing: str = ""  # "" or "host_": which pairs/duration profile keys to use
+    timing: str = ""  # "", "host_" or "mall_": which pairs/duration/warmup profile keys to use
     needs: tuple = ()  # plugin ids that must be usable
     plugins: str = "builtin"  # which plugins are on while it runs: "builtin" (shipped with Memberday) or "all"
 
@@ -223,15 +225,16 @@ CASES: list[Case] = [
     Case("qr_warm", "referral", 4, "GET /r/{code}/qr.png, image already made in this worker: 200",
          qr_warm_client, needs=("referral",)),
     Case("floor_hot", "mall", 5, "psycopg: stock-1 on ONE item row + balance-cost on the client's member row, "
-         "commit", floor_client(spread=False), baseline=None, concurrency="mall_concurrency",
+         "commit", floor_client(spread=False), baseline=None, concurrency="mall_concurrency", timing="mall_",
          needs=("points_mall",)),
     Case("mall_hot", "mall", 5, "POST /api/v1/mall/redemptions, all clients on one item (Idempotency-Key)",
-         redeem_client(spread=False), baseline="floor_hot", concurrency="mall_concurrency",
+         redeem_client(spread=False), baseline="floor_hot", concurrency="mall_concurrency", timing="mall_",
          needs=("points_mall",)),
     Case("floor_spread", "mall", 5, "psycopg: the same two updates, each client on its own item row",
-         floor_client(spread=True), baseline=None, concurrency="mall_concurrency", needs=("points_mall",)),
+         floor_client(spread=True), baseline=None, concurrency="mall_concurrency", timing="mall_",
+         needs=("points_mall",)),
     Case("mall_spread", "mall", 5, "POST /api/v1/mall/redemptions, each client on its own item",
-         redeem_client(spread=True), baseline="floor_spread", concurrency="mall_concurrency",
+         redeem_client(spread=True), baseline="floor_spread", concurrency="mall_concurrency", timing="mall_",
          needs=("points_mall",)),
 ]
 BY_NAME = {case.name: case for case in CASES}
@@ -271,6 +274,8 @@ def _cold_qr_check(summary):
 
 def _mall_hot_check(summary):
     ratio = summary["cases"]["mall_hot"]["ratio"]
+    if not ratio:
+        return "no redemption completed in the windows", False
     return f"floor is {1 / ratio:.1f}x the hot item's rate", 1 / ratio <= 4
 
 
@@ -606,7 +611,8 @@ def select_cases(only: str | None, available: set[str]) -> list[Case]:
 def measure_case(case: Case, ctx: dict, profile: dict, log, label: str) -> loadgen.Result:
     set_plugins(ctx, case.plugins)
     result = measure(case.name, case.make_client(ctx), profile[case.concurrency],
-                     profile[case.timing + "duration"], profile["warmup"], probe=ctx.get("probe"))
+                     profile[case.timing + "duration"], profile.get(case.timing + "warmup", profile["warmup"]),
+                     probe=ctx.get("probe"))
     log_result(log, label, result)
     return result
 
@@ -715,6 +721,49 @@ def host_in_process(ctx: dict, profile: dict, log) -> dict:
     return figures
 
 
+def statements_per_request(cases: list[Case], ctx: dict) -> dict[str, int]:
+    """How many SQL statements one request of each HTTP case sends, replayed in this process through
+    ``wsgi.py`` with a counter on every engine. Not counted: the pool's pre-ping and the BEGIN,
+    COMMIT or ROLLBACK around them, each one more round trip to PostgreSQL."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from werkzeug.test import EnvironBuilder
+
+    import wsgi
+
+    counts: dict[str, int] = {}
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        for case in cases:
+            request_for = getattr(case.make_client(ctx), "request_for", None)
+            if request_for is None:
+                continue
+            set_plugins(ctx, case.plugins)
+            for attempt in range(2):  # the first may fill a per-process cache; the second is the steady state
+                head, _, body = request_for(0, 10**9 + attempt).partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ")
+                headers = [tuple(part.strip() for part in line.split(":", 1)) for line in lines[1:]]
+                headers = [(k, v) for k, v in headers if k.lower() not in ("host", "connection", "content-length")]
+                path, _, query = target.partition("?")
+                environ = EnvironBuilder(path=path, query_string=query, method=method, headers=headers,
+                                         data=body or None, base_url="http://127.0.0.1").get_environ()
+                seen.clear()
+                statuses: list[str] = []
+                body_out = b"".join(wsgi.application(environ, lambda status, hdrs, exc=None: statuses.append(status)))
+            if not statuses or int(statuses[0][:3]) >= 400:
+                raise RuntimeError(f"replaying {case.name}: {statuses} {body_out[:300]!r}")
+            counts[case.name] = len(seen)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    return counts
+
+
 def cpu_per_op(result: loadgen.Result) -> dict:
     """CPU milliseconds per successful operation: app, database, load generator; other programs in cores."""
     cpu, ops = result.cpu, max(1, result.ok)
@@ -758,7 +807,7 @@ def summarise(cases: list[Case], results: dict, pairs: dict, extra: dict) -> dic
             "ratio": statistics.median(ratios) if ratios else None, "ratios": ratios,
             "runs": [run.as_dict() for run in runs],
         }
-    if "hook_plugins" in pairs:
+    if "hook_plugins" in pairs and summary["cases"]["hook_plugins"]["ratio"]:
         summary["host_overhead"] = 1 / summary["cases"]["hook_plugins"]["ratio"] - 1
         cpu = [(cpu_per_op(a), cpu_per_op(b)) for a, b in pairs["hook_plugins"]]
         cpu_ratios = [(a["app_ms"] + a["db_ms"]) / (b["app_ms"] + b["db_ms"]) for a, b in cpu if a and b]
@@ -788,12 +837,15 @@ def report(summary: dict, goals: list[Goal]) -> str:
                      f"p95 {cold['http_p95_ms']:.1f} ms; the image alone median {cold['generate_p50_ms']:.1f} ms")
     lines += ["", "CPU per successful operation in ms (median of windows); other programs = the rest of the "
               "machine's busy time, in cores:", "",
-              "| case | app (gunicorn workers) | PostgreSQL | load generator | other programs (cores) |",
-              "|---|---:|---:|---:|---:|"]
+              "| case | SQL statements | app (gunicorn workers) | PostgreSQL | load generator "
+              "| other programs (cores) |",
+              "|---|---:|---:|---:|---:|---:|"]
+    statements = summary.get("statements", {})
     for name, row in summary["cases"].items():
         split = row.get("cpu_per_op")
         if split:
-            lines.append(f"| {name} | {split['app_ms']:.2f} | {split['db_ms']:.2f} | {split['client_ms']:.2f} | "
+            lines.append(f"| {name} | {statements.get(name, 2 if name.startswith('floor') else '-')} | "
+                         f"{split['app_ms']:.2f} | {split['db_ms']:.2f} | {split['client_ms']:.2f} | "
                          f"{split['other_cores']:.2f} |")
     lines += ["", "| goal | measured | met |", "|---|---|---|"]
     for goal in goals:
@@ -892,9 +944,9 @@ def main(argv=None) -> int:
 
     profile = dict(PROFILES["quick" if args.quick else "full"])
     if args.pairs:
-        profile["pairs"] = profile["host_pairs"] = args.pairs
+        profile["pairs"] = profile["host_pairs"] = profile["mall_pairs"] = args.pairs
     if args.duration:
-        profile["duration"] = profile["host_duration"] = args.duration
+        profile["duration"] = profile["host_duration"] = profile["mall_duration"] = args.duration
     started = time.time()
 
     def log(message: str) -> None:
@@ -944,6 +996,8 @@ def main(argv=None) -> int:
 
         extra: dict = {}
         results, pairs = run_pairs(cases, ctx, profile, log)
+        extra["statements"] = statements_per_request(cases, ctx)
+        log(f"  SQL statements per request: {extra['statements']}")
         if "hook_plugins" in {c.name for c in cases}:
             extra["host_in_process"] = host_in_process(ctx, profile, log)
         if "qr_warm" in {c.name for c in cases}:
