@@ -213,10 +213,11 @@ CASES: list[Case] = [
          orders_client),
     Case("hook_no_plugins", "host", 3, "GET /no-plugins/bench/hook: enabled-check + multiplier hook, "
          "app built with no plugin", hook_client("/no-plugins"), baseline=None, timing="host_"),
-    Case("hook_plugins", "host", 3, "GET /bench/hook: the same route, every installed plugin registered, "
-         "the built-in ones on", hook_client(""), baseline="hook_no_plugins", timing="host_"),
-    Case("hook_all_plugins", "host", 3, "GET /bench/hook with every installed plugin on, third-party ones too "
-         "(their multiplier hooks run)", hook_client(""), baseline="hook_no_plugins", timing="host_",
+    Case("hook_plugins", "host", 3, "GET /with-plugins/bench/hook: the same route, every installed plugin "
+         "registered, the built-in ones on", hook_client("/with-plugins"), baseline="hook_no_plugins",
+         timing="host_"),
+    Case("hook_all_plugins", "host", 3, "GET /with-plugins/bench/hook with every installed plugin on, "
+         "third-party ones too (their multiplier hooks run)", hook_client("/with-plugins"), baseline="hook_no_plugins", timing="host_",
          plugins="all"),
     Case("referral_click", "referral", 4, "GET /r/{code}: click counted, attribution cookie, 303 (not followed)",
          click_client, needs=("referral",)),
@@ -688,7 +689,7 @@ def host_in_process(ctx: dict, profile: dict, log) -> dict:
     set_plugins(ctx, "builtin")
     import wsgi  # builds both apps here, on the benchmark database
 
-    paths = {"hook_plugins": "/bench/hook", "hook_no_plugins": "/no-plugins/bench/hook"}
+    paths = {"hook_plugins": "/with-plugins/bench/hook", "hook_no_plugins": "/no-plugins/bench/hook"}
 
     def call(path: str) -> None:
         environ = EnvironBuilder(path=path, base_url="http://127.0.0.1").get_environ()

@@ -9,13 +9,14 @@ Two copies of the real app live in each worker process:
   below) and ``/bench/worker`` (which worker process answered).
 * ``core_only`` -- ``core.create_app({"PLUGINS_DISCOVER": False})``: the same
   app with no plugin registered, mounted under ``/no-plugins``. It gets the
-  same ``/bench/hook``.
+  same ``/bench/hook``; the full app's is also reachable as
+  ``/with-plugins/bench/hook``.
 
-Both copies run in the same gunicorn workers, so ``/bench/hook`` and
-``/no-plugins/bench/hook`` are measured by the same processes, on the same
-database, in the same run; the only difference is whether plugins are
-registered. The prefix split below costs one ``str.startswith`` for every
-request (and a slice for the ``/no-plugins`` ones).
+Both copies run in the same gunicorn workers, so ``/with-plugins/bench/hook``
+and ``/no-plugins/bench/hook`` are measured by the same processes, on the same
+database, in the same run, through the same prefix rewrite; the only
+difference is whether plugins are registered. Every other path goes to the
+full app as it is (two ``str.startswith`` checks).
 
 ``/bench/hook`` does what every plugin-aware core request does: the
 enabled-check (``is_enabled``, which compares the host's version row with the
@@ -38,6 +39,7 @@ from core.orders.services import multiplier_for
 from core.plugins.host import current_host
 
 NO_PLUGINS_PREFIX = "/no-plugins"
+WITH_PLUGINS_PREFIX = "/with-plugins"
 
 # The plugin whose enabled-check the hook route makes; any id works (an unknown one is simply off).
 PROBE_PLUGIN = "referral"
@@ -65,18 +67,21 @@ def add_bench_routes(app, bare: bool) -> None:
 
 
 class PrefixSplit:
-    """Send ``/no-plugins/...`` to the plugin-less app and everything else to the full one."""
+    """Send ``/no-plugins/...`` to the plugin-less app, ``/with-plugins/...`` (the same rewrite, so that
+    the two hook routes differ only in the app behind them) and everything else to the full one."""
 
-    def __init__(self, full, core_only, prefix: str = NO_PLUGINS_PREFIX) -> None:
-        self.full, self.core_only, self.prefix = full, core_only, prefix
-        self.match = prefix + "/"
+    def __init__(self, full, core_only) -> None:
+        self.routes = [(NO_PLUGINS_PREFIX + "/", NO_PLUGINS_PREFIX, core_only),
+                       (WITH_PLUGINS_PREFIX + "/", WITH_PLUGINS_PREFIX, full)]
+        self.full = full
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if path.startswith(self.match):
-            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + self.prefix
-            environ["PATH_INFO"] = path[len(self.prefix):]
-            return self.core_only(environ, start_response)
+        for match, prefix, app in self.routes:
+            if path.startswith(match):
+                environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
+                environ["PATH_INFO"] = path[len(prefix):]
+                return app(environ, start_response)
         return self.full(environ, start_response)
 
 
