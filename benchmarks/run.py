@@ -217,8 +217,8 @@ CASES: list[Case] = [
          "registered, the built-in ones on", hook_client("/with-plugins"), baseline="hook_no_plugins",
          timing="host_"),
     Case("hook_all_plugins", "host", 3, "GET /with-plugins/bench/hook with every installed plugin on, "
-         "third-party ones too (their multiplier hooks run)", hook_client("/with-plugins"), baseline="hook_no_plugins", timing="host_",
-         plugins="all"),
+         "third-party ones too (their multiplier hooks run)", hook_client("/with-plugins"),
+         baseline="hook_no_plugins", timing="host_", plugins="all"),
     Case("referral_click", "referral", 4, "GET /r/{code}: click counted, attribution cookie, 303 (not followed)",
          click_client, needs=("referral",)),
     Case("qr_revalidate", "referral", 4, "GET /r/{code}/qr.png with If-None-Match: 304",
