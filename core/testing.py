@@ -264,6 +264,23 @@ class LiveServer:
         self.stop()
         raise RuntimeError("gunicorn did not answer /healthz in time")
 
+    def call(self, method: str, path: str, body=None, token: str | None = None):
+        """One JSON request over HTTP; returns (status, decoded body), or (None, None) if unreachable."""
+        import json
+        import urllib.error
+        import urllib.request
+
+        headers = {"Content-Type": "application/json", **(bearer(token) if token else {})}
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+        except OSError:
+            return None, None
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()

@@ -1,17 +1,9 @@
 """Switching takes effect everywhere without a restart: in another web process on the same
 database, and in an rq worker that picks up a job queued while the plugin was still on."""
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from core.testing import bearer
+from core.testing import LiveServer
 
 from hostkit import operator_notes, patch_plugin, plugin
 
@@ -43,52 +35,9 @@ def test_a_queued_job_of_a_plugin_switched_off_runs_and_does_nothing(memberday_a
 
 # ------------------------------------------------------------------ a second app process
 
-class Server:
-    """The app served by gunicorn, in processes of its own, on the test's database."""
-
-    def __init__(self, app):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, MEMBERDAY_ENV="testing", DATABASE_URL=app.config["DATABASE_URL"],
-                   SECRET_KEY=app.config["SECRET_KEY"])
-        env.pop("REDIS_URL", None)
-        gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-        self.process = subprocess.Popen(
-            [gunicorn, "--workers", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-             "core:create_app()"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        while self.call("GET", "/healthz")[0] != 200:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.process.stderr.read()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.2)
-
-    def call(self, method, path, body=None, token=None):
-        headers = {"Content-Type": "application/json", **(bearer(token) if token else {})}
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
-        except OSError:
-            return None, None
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
 @pytest.fixture
 def second_process(probe_installed, memberday_app):
-    server = Server(memberday_app)
+    server = LiveServer(memberday_app)
     yield server
     server.stop()
 
