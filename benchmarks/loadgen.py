@@ -150,6 +150,7 @@ class Result:
     outcomes: dict = field(default_factory=dict)
     first_error: str | None = None
     cpu: dict = field(default_factory=dict)  # CPU seconds by component over the window, from the probe
+    by_label: dict = field(default_factory=dict)  # label -> {"n", "mean_ms", "p50_ms"} of the successes
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -180,6 +181,7 @@ def measure(name: str, make_client: Callable[[int], tuple[Operation, Callable[[]
     """
     clients = [make_client(i) for i in range(concurrency)]
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
+    labelled: list[dict[str, list[float]]] = [{} for _ in range(concurrency)]
     outcomes: list[Counter] = [Counter() for _ in range(concurrency)]
     failures = [0] * concurrency
     first_error: list[str] = []
@@ -188,7 +190,7 @@ def measure(name: str, make_client: Callable[[int], tuple[Operation, Callable[[]
 
     def worker(index: int) -> None:
         operation, _ = clients[index]
-        lat, out = latencies[index], outcomes[index]
+        lat, out, by_label = latencies[index], outcomes[index], labelled[index]
         seq = 0
         start_gate.wait()
         begin, end = window["begin"], window["end"]
@@ -208,6 +210,7 @@ def measure(name: str, make_client: Callable[[int], tuple[Operation, Callable[[]
                 out[label] += 1
                 if ok:
                     lat.append(finished - started)
+                    by_label.setdefault(label, []).append(finished - started)
                 else:
                     failures[index] += 1
 
@@ -234,13 +237,19 @@ def measure(name: str, make_client: Callable[[int], tuple[Operation, Callable[[]
     all_lat = sorted(itertools.chain.from_iterable(latencies))
     total_outcomes = sum(outcomes, Counter())
     ok = len(all_lat)
+    merged: dict[str, list[float]] = {}
+    for per_client in labelled:
+        for label, values in per_client.items():
+            merged.setdefault(label, []).extend(values)
+    by_label = {label: {"n": len(values), "mean_ms": sum(values) / len(values) * 1000,
+                        "p50_ms": percentile(sorted(values), 0.5) * 1000} for label, values in merged.items()}
     return Result(
         name=name, concurrency=concurrency, seconds=round(seconds, 3), ok=ok, errors=sum(failures),
         rps=ok / seconds,
         p50_ms=percentile(all_lat, 0.50) * 1000, p95_ms=percentile(all_lat, 0.95) * 1000,
         p99_ms=percentile(all_lat, 0.99) * 1000,
         client_cpu=cpu_used / seconds, outcomes=dict(total_outcomes),
-        first_error=first_error[0] if first_error else None, cpu=dict(cpu, client=cpu_used),
+        first_error=first_error[0] if first_error else None, cpu=dict(cpu, client=cpu_used), by_label=by_label,
     )
 
 
