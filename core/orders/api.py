@@ -2,6 +2,7 @@
 from flask_smorest import Blueprint
 
 from core.auth.services import MANAGERS, require_operator
+from core.idempotency import idempotent
 from core.orders import services
 from core.orders.schemas import OrderCreateSchema, OrderSchema
 
@@ -9,6 +10,7 @@ blp = Blueprint("orders", __name__, url_prefix="/api/v1/orders", description="Or
 
 
 @blp.route("", methods=["POST"])
+@idempotent
 @blp.arguments(OrderCreateSchema)
 @blp.response(201, OrderSchema)
 @blp.alt_response(200, schema=OrderSchema, description="The order was already reported: the same order.")
@@ -28,8 +30,9 @@ def get_order(external_id):
 
 
 @blp.route("/<string:external_id>/refund", methods=["POST"])
+@idempotent
 @blp.response(200, OrderSchema)
 def refund_order(external_id):
-    """Refund: the points this order earned (what remains of them) are taken back."""
+    """Refund: the points this order earned (what remains of them) are taken back (Idempotency-Key)."""
     require_operator(*MANAGERS)
     return services.refund_order(external_id)

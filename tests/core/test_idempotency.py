@@ -80,3 +80,16 @@ def test_an_unusable_key_is_a_validation_error(memberday_client, operator_token,
                                      json={"points": 5, "reason": "r"})
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "validation_error"
+
+
+def test_a_retried_refund_with_its_key_returns_the_first_answer(memberday_client, operator_token, member):
+    headers = bearer(operator_token)
+    memberday_client.post("/api/v1/orders", headers=headers,
+                          json={"external_id": "R-9", "member_id": member["id"], "amount": "40"})
+    keyed = {**headers, "Idempotency-Key": "refund-R-9"}
+    first = memberday_client.post("/api/v1/orders/R-9/refund", headers=keyed)
+    retry = memberday_client.post("/api/v1/orders/R-9/refund", headers=keyed)
+    assert first.status_code == retry.status_code == 200
+    assert first.get_json() == retry.get_json()
+    unkeyed = memberday_client.post("/api/v1/orders/R-9/refund", headers=headers)
+    assert unkeyed.status_code == 409
