@@ -795,6 +795,8 @@ def statements_per_request(cases: list[Case], ctx: dict) -> dict[str, int]:
             if not statuses or int(statuses[0][:3]) >= 400:
                 raise RuntimeError(f"replaying {case.name}: {statuses} {body_out[:300]!r}")
             counts[case.name] = len(seen)
+            if os.environ.get("MEMBERDAY_BENCH_SHOW_SQL"):
+                print(f"--- {case.name}", *(" ".join(statement.split())[:160] for statement in seen), sep="\n  ")
     finally:
         event.remove(Engine, "before_cursor_execute", count)
     return counts
