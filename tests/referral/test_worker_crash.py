@@ -1,0 +1,71 @@
+"""A worker that dies half-way through releasing rewards books nothing; the retry rewards once."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg
+
+from core.jobs import enqueue
+from referral_helpers import end_holds, join, points, referrals, report_order
+
+PROGRAMME = dict(qualify_on="first_order", min_order_amount="100.00", hold_days=14, referrer_points=200,
+                 referee_points=100, max_referrals_per_day=None, max_referrals_per_month=None)
+
+
+def _waiting_on_a_lock(conn) -> bool:
+    return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'").fetchone()[0] > 0
+
+
+def _wait_for(predicate, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
+
+
+def test_a_worker_killed_half_way_through_a_release_books_nothing_and_the_retry_rewards_once(
+        memberday_app, memberday_client, memberday_worker, admin, referrer, configure):
+    configure(**PROGRAMME)
+    friend = join(memberday_client, "Bo Friend", referral_code=referrer["code"])
+    report_order(memberday_client, admin, "SHOP-1", friend["id"], "300.00")
+    end_holds(memberday_app)
+    url = memberday_app.config["DATABASE_URL"]
+
+    # Hold the referrer's row: the job releases the friend's side, then waits on this lock.
+    blocker = psycopg.connect(url)
+    blocker.execute("SELECT id FROM members WHERE id = %s FOR UPDATE", (referrer["id"],))
+    watcher = psycopg.connect(url, autocommit=True)
+    with memberday_app.app_context():
+        enqueue("referral.release_due")
+    rq = os.path.join(os.path.dirname(sys.executable), "rq")
+    # SimpleWorker runs the job in the worker process itself, so killing it kills the job.
+    worker = subprocess.Popen([rq, "worker", "--worker-class", "rq.worker.SimpleWorker",
+                               "--url", memberday_app.config["REDIS_URL"], memberday_app.config["RQ_QUEUE"]],
+                              env=memberday_worker.env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: _waiting_on_a_lock(watcher))
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse die mid-transaction
+        worker.wait(10)
+    blocker.rollback()
+    blocker.close()
+    _wait_for(lambda: not _waiting_on_a_lock(watcher))
+    watcher.close()
+
+    # Nothing of the half-done release was committed.
+    assert referrals(memberday_app)[0]["status"] == "held"
+    assert points(memberday_client, admin, friend["id"]) == (300, 100)
+    assert points(memberday_client, admin, referrer["id"]) == (0, 200)
+
+    # The retry (a new run of the job) rewards both sides, once.
+    with memberday_app.app_context():
+        enqueue("referral.release_due")
+    memberday_worker.run()
+    assert referrals(memberday_app)[0]["status"] == "rewarded"
+    assert points(memberday_client, admin, friend["id"]) == (400, 0)
+    assert points(memberday_client, admin, referrer["id"]) == (200, 0)
