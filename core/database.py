@@ -51,15 +51,6 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
-def is_postgresql() -> bool:
-    return db.engine.dialect.name == "postgresql"
-
-
-def locked(query):
-    """Add ``FOR UPDATE`` to a select on PostgreSQL (SQLite serialises writers itself)."""
-    return query.with_for_update()
-
-
 @contextmanager
 def transaction() -> Iterator[sa.orm.Session]:
     """Run the block in one transaction; nested blocks join the outermost one."""

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from functools import wraps
 
 from flask import g, request
 from sqlalchemy import select
@@ -120,17 +119,3 @@ def require_self_or_operator(member_id: int, *roles: str) -> Principal:
 ADMIN = ("admin",)
 MANAGERS = ("admin", "operator")
 STAFF = ("admin", "operator", "staff")
-
-
-def operator_required(*roles: str):
-    """View decorator form of ``require_operator``."""
-
-    def decorate(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            require_operator(*roles)
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorate

@@ -8,8 +8,6 @@ import sqlalchemy as sa
 from core.database import UTCDateTime, utcnow
 from core.extensions import db
 
-STAGES = ("prospect", "new", "active", "at_risk", "lapsed")
-
 
 class Member(db.Model):
     __tablename__ = "members"

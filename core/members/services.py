@@ -77,11 +77,3 @@ def update_member(member_id: int, **changes) -> Member:
             if key in changes:
                 setattr(member, key, list(changes[key]) if key == "tags" else changes[key])
         return member
-
-
-def rotate_token(member_id: int) -> str:
-    """Give a member a new token (the old one stops working)."""
-    token = new_token(MEMBER_PREFIX)
-    with transaction():
-        get_member(member_id).token_hash = hash_token(token)
-    return token

@@ -282,7 +282,3 @@ def emit(hookname: str, **kwargs) -> None:
 
 def plugin_settings(plugin_id: str) -> dict:
     return current_host().settings(plugin_id)
-
-
-def plugin_enabled(plugin_id: str) -> bool:
-    return current_host().is_enabled(plugin_id)

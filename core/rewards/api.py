@@ -1,4 +1,7 @@
 """Points and coupon endpoints."""
+import secrets
+
+from flask import request
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
@@ -33,9 +36,7 @@ def points(args, member_id):
 def adjust_points(data, member_id):
     """Credit (points > 0) or debit (points < 0) a member by hand (operators; Idempotency-Key)."""
     principal = require_operator(*MANAGERS)
-    from flask import request
-    import secrets
-
+    # The idempotency key names the effect in the ledger too; without one each call is its own.
     key = request.headers.get(HEADER) or secrets.token_hex(12)
     source = f"adjustment:{principal.id}:{key}"[:180]
     return services.adjust(member_id, data["points"], data["reason"], source)

@@ -12,9 +12,6 @@ import sqlalchemy as sa
 from core.database import UTCDateTime, utcnow
 from core.extensions import db
 
-LOT_STATUSES = ("pending", "active", "expired", "reversed")
-ENTRY_KINDS = ("credit", "hold", "release", "debit", "reversal", "expiry")
-COUPON_STATUSES = ("issued", "redeemed", "expired", "void")
 CHANNELS = ("online", "offline", "any")
 
 
@@ -31,7 +28,7 @@ class PointsLot(db.Model):
     source = sa.Column(sa.String(160), nullable=False, unique=True)
     points = sa.Column(sa.BigInteger, nullable=False)
     remaining = sa.Column(sa.BigInteger, nullable=False)
-    status = sa.Column(sa.String(10), nullable=False)
+    status = sa.Column(sa.String(10), nullable=False)  # pending / active / expired / reversed
     expires_at = sa.Column(UTCDateTime, index=True)
     created_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
 
@@ -41,7 +38,7 @@ class PointsEntry(db.Model):
 
     id = sa.Column(sa.Integer, primary_key=True)
     member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), nullable=False, index=True)
-    kind = sa.Column(sa.String(10), nullable=False)
+    kind = sa.Column(sa.String(10), nullable=False)  # credit / hold / release / debit / reversal / expiry
     points = sa.Column(sa.BigInteger, nullable=False, default=0)
     pending_points = sa.Column(sa.BigInteger, nullable=False, default=0)
     reason = sa.Column(sa.String(200), nullable=False)
@@ -80,7 +77,7 @@ class Coupon(db.Model):
     code = sa.Column(sa.String(32), nullable=False, unique=True)
     template_id = sa.Column(sa.Integer, sa.ForeignKey("coupon_templates.id"), nullable=False)
     member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), nullable=False, index=True)
-    status = sa.Column(sa.String(10), nullable=False, default="issued")
+    status = sa.Column(sa.String(10), nullable=False, default="issued")  # issued / redeemed / expired / void
     source = sa.Column(sa.String(160), unique=True)
     issued_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
     expires_at = sa.Column(UTCDateTime)
