@@ -1,12 +1,9 @@
 """Points and coupon endpoints."""
-import secrets
-
-from flask import request
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from core.auth.services import MANAGERS, STAFF, require_operator, require_principal, require_self_or_operator
-from core.idempotency import HEADER, idempotent
+from core.idempotency import effect_id, idempotent
 from core.members.services import get_member
 from core.rewards import services
 from core.rewards.models import Coupon, CouponTemplate
@@ -35,11 +32,9 @@ def points(args, member_id):
 @blp.response(201, PointsEntrySchema)
 def adjust_points(data, member_id):
     """Credit (points > 0) or debit (points < 0) a member by hand (operators; Idempotency-Key)."""
-    principal = require_operator(*MANAGERS)
-    # The idempotency key names the effect in the ledger too; without one each call is its own.
-    key = request.headers.get(HEADER) or secrets.token_hex(12)
-    source = f"adjustment:{principal.id}:{key}"[:180]
-    return services.adjust(member_id, data["points"], data["reason"], source)
+    require_operator(*MANAGERS)
+    # Named after this request's effect: a retry under the same key replays, a new request books anew.
+    return services.adjust(member_id, data["points"], data["reason"], f"adjustment:{effect_id()}")
 
 
 @blp.route("/coupon-templates", methods=["POST"])

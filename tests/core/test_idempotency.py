@@ -76,7 +76,7 @@ def test_keys_are_scoped_to_the_caller(memberday_client, memberday_app, operator
 
 def test_an_unusable_key_is_a_validation_error(memberday_client, operator_token, member):
     response = memberday_client.post(f"/api/v1/members/{member['id']}/points",
-                                     headers={**bearer(operator_token), "Idempotency-Key": "x" * 201},
+                                     headers={**bearer(operator_token), "Idempotency-Key": "x" * 256},
                                      json={"points": 5, "reason": "r"})
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "validation_error"
@@ -93,3 +93,72 @@ def test_a_retried_refund_with_its_key_returns_the_first_answer(memberday_client
     assert first.get_json() == retry.get_json()
     unkeyed = memberday_client.post("/api/v1/orders/R-9/refund", headers=headers)
     assert unkeyed.status_code == 409
+
+
+def test_long_keys_are_exact_under_concurrency(memberday_app, operator_token, member):
+    shared = "k" * 240
+
+    def grant(i):
+        headers = {**bearer(operator_token), "Idempotency-Key": f"{shared}{i:010d}"}
+        response = memberday_app.test_client().post(f"/api/v1/members/{member['id']}/points", headers=headers,
+                                                    json={"points": 1, "reason": "long keys"})
+        return response.status_code, response.get_json()["id"]
+
+    results = run_concurrently(grant, 100)
+    assert [status for status, _ in results] == [201] * 100
+    assert len({entry_id for _, entry_id in results}) == 100
+    assert _entries(memberday_app) == 100
+    with memberday_app.app_context():
+        assert db.session.get(Member, member["id"]).points_balance == 100
+
+
+def test_a_key_of_255_printable_characters_works(memberday_client, operator_token, member):
+    headers = {**bearer(operator_token), "Idempotency-Key": "é" + "~" * 254}
+    url = f"/api/v1/members/{member['id']}/points"
+    first = memberday_client.post(url, headers=headers, json={"points": 3, "reason": "edge"})
+    again = memberday_client.post(url, headers=headers, json={"points": 3, "reason": "edge"})
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert first.get_json() == again.get_json()
+
+
+def test_a_purged_key_used_for_another_member_books_for_that_member(memberday_client, memberday_app, operator_token,
+                                                                    member):
+    from datetime import timedelta
+
+    from core.database import utcnow
+    from core.idempotency import purge_old_keys
+
+    other = memberday_client.post("/api/v1/members", json={"name": "Other"}).get_json()
+    headers = {**bearer(operator_token), "Idempotency-Key": "monthly-goodwill"}
+    body = {"points": 7, "reason": "goodwill"}
+    first = memberday_client.post(f"/api/v1/members/{member['id']}/points", headers=headers, json=body)
+    assert first.status_code == 201
+    with memberday_app.app_context():
+        assert purge_old_keys(now=utcnow() + timedelta(days=30)) == 1
+    second = memberday_client.post(f"/api/v1/members/{other['id']}/points", headers=headers, json=body)
+    assert second.status_code == 201
+    assert second.get_json()["id"] != first.get_json()["id"]
+    with memberday_app.app_context():
+        assert db.session.get(Member, other["id"]).points_balance == 7
+        assert db.session.get(Member, member["id"]).points_balance == 7
+
+
+def test_the_same_key_on_another_endpoint_is_its_own(memberday_client, memberday_app, operator_token, member):
+    headers = {**bearer(operator_token), "Idempotency-Key": "shared-key"}
+    grant = memberday_client.post(f"/api/v1/members/{member['id']}/points", headers=headers,
+                                  json={"points": 40, "reason": "one"})
+    order = memberday_client.post("/api/v1/orders", headers=headers,
+                                  json={"external_id": "EP-1", "member_id": member["id"], "amount": "10"})
+    assert grant.status_code == order.status_code == 201
+    assert "Idempotent-Replayed" not in order.headers
+
+
+def test_the_same_json_in_another_key_order_is_the_same_body(memberday_client, operator_token, member):
+    headers = {**bearer(operator_token), "Idempotency-Key": "order-of-keys", "Content-Type": "application/json"}
+    url = f"/api/v1/members/{member['id']}/points"
+    first = memberday_client.post(url, headers=headers, data='{"points": 9, "reason": "same"}')
+    again = memberday_client.post(url, headers=headers, data='{ "reason" : "same", "points" : 9 }')
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert first.get_json() == again.get_json()

@@ -37,7 +37,8 @@ def test_db_upgrade_applies_every_head_of_core_and_installed_plugins(empty_datab
         return {line.split()[0] for line in memberday("db", *args, url=empty_database).splitlines() if line.strip()}
 
     heads = revisions("heads")
-    assert {"core_0001", "birthday_gift_0001"} <= heads
+    assert "birthday_gift_0001" in heads
+    assert len({head for head in heads if head.startswith("core_")}) == 1  # the core is one line
     # ``current`` lists what the database is at, counting a branch point reached through a plugin's depends_on.
     assert revisions("current") == heads
 
