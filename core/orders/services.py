@@ -39,12 +39,24 @@ def base_points(amount: Decimal) -> int:
     return math.floor(amount * Decimal(str(current_app.config["POINTS_PER_UNIT"])))
 
 
+def _same_member(order: Order, member_id: int) -> Order:
+    """An order belongs to one member: reporting its id for another is refused, never merged."""
+    if order.member_id != member_id:
+        raise Conflict(f"Order {order.external_id!r} was reported for another member.",
+                       code="order_member_mismatch")
+    return order
+
+
 def report_paid_order(external_id: str, member_id: int, amount: Decimal,
                       paid_at: datetime | None = None) -> tuple[Order, bool]:
-    """Record a paid order and book its points, once. Returns (order, created)."""
+    """Record a paid order and book its points, once. Returns (order, created).
+
+    The same ``external_id`` reported again for the same member is that order (nothing is
+    booked twice); for another member it is ``409 order_member_mismatch``.
+    """
     existing = db.session.scalar(select(Order).where(Order.external_id == external_id))
     if existing is not None:
-        return existing, False
+        return _same_member(existing, member_id), False
     member = db.session.get(Member, member_id)
     if member is None:
         raise ValidationFailed(f"Member {member_id} does not exist.", fields={"member_id": ["no such member"]})
@@ -52,30 +64,33 @@ def report_paid_order(external_id: str, member_id: int, amount: Decimal,
     draft = Order(external_id=external_id, member_id=member_id, amount=amount, paid_at=paid_at, status="paid")
     multiplier = multiplier_for(member, draft)
     points = math.floor(base_points(amount) * multiplier)
-    try:
-        with transaction():
-            member = rewards.lock_member(member_id)
+    with transaction():
+        member = rewards.lock_member(member_id)
+        existing = db.session.scalar(
+            select(Order).where(Order.external_id == external_id).execution_options(populate_existing=True))
+        if existing is not None:
+            return _same_member(existing, member_id), False
+        order = Order(external_id=external_id, member_id=member_id, amount=amount, paid_at=paid_at,
+                      status="paid", multiplier=multiplier, points_earned=points)
+        try:
+            # The same external id reported for two members at once: the unique index decides, and
+            # the savepoint keeps the caller's transaction (e.g. its idempotency key) usable.
+            with db.session.begin_nested():
+                db.session.add(order)
+                db.session.flush()
+        except IntegrityError:
             existing = db.session.scalar(
                 select(Order).where(Order.external_id == external_id).execution_options(populate_existing=True))
-            if existing is not None:
-                return existing, False
-            order = Order(external_id=external_id, member_id=member_id, amount=amount, paid_at=paid_at,
-                          status="paid", multiplier=multiplier, points_earned=points)
-            db.session.add(order)
-            db.session.flush()
-            if points > 0:
-                rewards.credit(member.id, points, f"Order {external_id}", order_source(external_id))
-            member.orders_count += 1
-            member.first_order_at = min(filter(None, [member.first_order_at, paid_at]))
-            member.last_order_at = max(filter(None, [member.last_order_at, paid_at]))
-            emit("memberday_order_paid", order=order, member=member)
-            return order, True
-    except IntegrityError:
-        # The same external id reported for two members at once: the first one stands.
-        existing = db.session.scalar(select(Order).where(Order.external_id == external_id))
-        if existing is None:
-            raise
-        return existing, False
+            if existing is None:
+                raise
+            return _same_member(existing, member_id), False
+        if points > 0:
+            rewards.credit(member.id, points, f"Order {external_id}", order_source(external_id))
+        member.orders_count += 1
+        member.first_order_at = min(filter(None, [member.first_order_at, paid_at]))
+        member.last_order_at = max(filter(None, [member.last_order_at, paid_at]))
+        emit("memberday_order_paid", order=order, member=member)
+        return order, True
 
 
 def refund_order(external_id: str) -> Order:

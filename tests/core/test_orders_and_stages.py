@@ -57,3 +57,53 @@ def test_joining_twice_with_the_same_phone_is_member_exists(memberday_client):
 def test_times_are_shown_with_the_brand_offset(memberday_client, operator_token, member):
     order = _order(memberday_client, operator_token, member["id"], "T1")
     assert order["paid_at"].endswith("+08:00")
+
+
+def test_an_order_id_reported_for_another_member_is_refused(memberday_client, memberday_app, operator_token, member):
+    other = memberday_client.post("/api/v1/members", json={"name": "Someone Else"}).get_json()
+    _order(memberday_client, operator_token, member["id"], "ONE-1")
+    refused = memberday_client.post("/api/v1/orders", headers=bearer(operator_token),
+                                    json={"external_id": "ONE-1", "member_id": other["id"], "amount": "100.00"})
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "order_member_mismatch"
+    profile = memberday_client.get(f"/api/v1/members/{other['id']}", headers=bearer(operator_token)).get_json()
+    assert profile["points_balance"] == 0
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+def test_one_order_id_for_two_members_at_once_is_one_201_and_one_409(memberday_client, memberday_app,
+                                                                     operator_token, member, keyed):
+    from sqlalchemy import func, select
+
+    from core.extensions import db
+    from core.orders.models import Order
+    from core.testing import run_concurrently
+
+    other = memberday_client.post("/api/v1/members", json={"name": "Someone Else"}).get_json()
+    members = [member["id"], other["id"]]
+    for round_ in range(10):
+        external_id = f"RACE-{keyed}-{round_}"
+
+        def report(i):
+            headers = bearer(operator_token)
+            if keyed:
+                headers["Idempotency-Key"] = f"{external_id}-{i}"
+            response = memberday_app.test_client().post(
+                "/api/v1/orders", headers=headers,
+                json={"external_id": external_id, "member_id": members[i], "amount": "50.00"})
+            return response.status_code, response.get_json()
+
+        results = run_concurrently(report, 2)
+        assert sorted(status for status, _ in results) == [201, 409], results
+        winner = next(body for status, body in results if status == 201)
+        loser = next(body for status, body in results if status == 409)
+        assert loser["error"]["code"] == "order_member_mismatch"
+        with memberday_app.app_context():
+            order = db.session.scalar(select(Order).where(Order.external_id == external_id))
+            assert order.member_id == winner["member_id"]
+    with memberday_app.app_context():
+        from core.members.models import Member
+
+        balances = [db.session.get(Member, member_id).points_balance for member_id in members]
+        assert sum(balances) == 50 * 10
+        assert db.session.scalar(select(func.count(Order.id))) == 10
