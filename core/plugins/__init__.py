@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import pluggy
 
 hookimpl = pluggy.HookimplMarker("memberday")
+hookspec = pluggy.HookspecMarker("memberday")  # for plugins that declare hooks of their own
 
 
 @dataclass
@@ -37,11 +39,18 @@ class PageSection:
     html: Any
 
 
-@dataclass(frozen=True)
-class MallOffer:
-    item_id: int
-    points_cost: int
-    label: str = ""
+class PluginStatus(str, Enum):
+    """Whether the host could take a plugin on: a closed set, shown in the plugin list."""
+
+    OK = "ok"                      # registered; called while an operator has it switched on
+    BROKEN = "broken"              # failed to import, has no valid PLUGIN, bad hooks, or a setup hook raised
+    INCOMPATIBLE = "incompatible"  # needs another core version (PluginInfo.requires_core)
+    REFUSED = "refused"            # valid pluggy, but uses what the host cannot honour (hook wrappers)
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__
 
 
 @dataclass
@@ -53,13 +62,26 @@ class PluginRecord:
     info: PluginInfo | None = None
     version: str = "0"
     distribution: str | None = None
-    status: str = "ok"  # ok / broken / incompatible
+    status: PluginStatus = PluginStatus.OK
     error: str | None = None
     hooks: list[str] = field(default_factory=list)
 
     @property
     def usable(self) -> bool:
-        return self.status == "ok"
+        return self.status is PluginStatus.OK
 
 
-__all__ = ["hookimpl", "PluginInfo", "PeriodicJob", "PageSection", "MallOffer", "PluginRecord"]
+def __getattr__(name: str) -> Any:
+    # MallOffer moved to the plugin that declares the hook using it; kept importable for a release.
+    if name == "MallOffer":
+        import warnings
+
+        warnings.warn("core.plugins.MallOffer moved: import it from plugins.points_mall.hookspecs",
+                      DeprecationWarning, stacklevel=2)
+        from plugins.points_mall.hookspecs import MallOffer
+
+        return MallOffer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["hookimpl", "hookspec", "PluginInfo", "PeriodicJob", "PageSection", "PluginRecord", "PluginStatus"]

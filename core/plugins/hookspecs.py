@@ -29,13 +29,44 @@ Three families:
 Every hook name starts with ``memberday_``; arguments are passed by name, and a
 plugin may accept any subset of them.
 """
-import pluggy
-
-hookspec = pluggy.HookspecMarker("memberday")
+from core.plugins import hookspec
 
 # --------------------------------------------------------------------------
 # Setup hooks: called once per installed plugin when the app is created.
 # --------------------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def memberday_add_hookspecs(pluginmanager):
+    """Declare hooks of your own, for other plugins to implement (like pytest's ``pytest_addhooks``).
+
+    Called once, as the plugin is registered, with the host's
+    ``pluggy.PluginManager``; call only its ``add_hookspecs``. Plugins that
+    implement this hook are registered before the others, so a plugin that
+    implements your hook finds it declared. Call your hook with
+    ``current_host().call_each(...)`` (or ``first_result`` for a
+    ``firstresult`` hook): only enabled plugins answer, each isolated.
+
+    A plugin implementing a hook that another plugin declares should mark the
+    implementation ``@hookimpl(optionalhook=True)`` unless it depends on that
+    plugin (``depends_on``); otherwise it is listed ``broken`` when the
+    declaring plugin is not installed.
+
+    Example::
+
+        # memberday_points_mall/hookspecs.py
+        from core.plugins import hookspec
+
+        @hookspec
+        def memberday_mall_offers(member):
+            '''Return extra offers for ``member``.'''
+
+        # plugins/points_mall/__init__.py
+        @hookimpl
+        def memberday_add_hookspecs(pluginmanager):
+            from plugins.points_mall import hookspecs
+            pluginmanager.add_hookspecs(hookspecs)
+    """
 
 
 @hookspec
@@ -306,22 +337,6 @@ def memberday_notification_channel(notification, member):
             if member and member.openid:
                 send_wechat_template(member.openid, notification.title)
                 return "wechat"
-    """
-
-
-@hookspec
-def memberday_mall_offers(member):
-    """Return extra points-mall offers for ``member``: ``MallOffer(item_id, points_cost, label)``.
-
-    Used by the points mall: a member-week or other campaign can make an item
-    exclusive or discounted. The lowest ``points_cost`` offered for an item wins.
-
-    Example::
-
-        @hookimpl
-        def memberday_mall_offers(member):
-            if week_running():
-                return [MallOffer(item_id=7, points_cost=500, label="Member week")]
     """
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from core.database import in_transaction, on_commit
 from core.extensions import db
-from core.plugins import PluginInfo, PluginRecord, hookspecs
+from core.plugins import PluginInfo, PluginRecord, PluginStatus, hookspecs
 from core.plugins.models import PluginHostVersion, PluginState
 from core.version import __version__ as core_version
 
@@ -43,7 +43,10 @@ class PluginHost:
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager("memberday")
         self.pm.add_hookspecs(hookspecs)
+        # Like pytest_addhooks: a historic call, so each plugin declares its hooks as it is registered.
+        self.pm.hook.memberday_add_hookspecs.call_historic(kwargs={"pluginmanager": self.pm})
         self.records: dict[str, PluginRecord] = {}
+        self._callers: dict[tuple[str, str], Any] = {}
         self.blueprint_owner: dict[str, str] = {}
         self._state = RuntimeState()
         self._lock = threading.Lock()
@@ -51,7 +54,12 @@ class PluginHost:
     # ---------------------------------------------------------------- loading
 
     def discover(self, group: str = ENTRY_POINT_GROUP) -> None:
-        """Load every plugin installed under the entry-point group, each in isolation."""
+        """Load every plugin installed under the entry-point group, each in isolation.
+
+        Plugins that declare hooks of their own (``memberday_add_hookspecs``) are
+        registered first, so the plugins implementing those hooks find them declared.
+        """
+        loaded = []
         for ep in sorted(entry_points(group=group), key=lambda ep: ep.name):
             dist = getattr(ep, "dist", None)
             record = PluginRecord(
@@ -68,7 +76,14 @@ class PluginHost:
             except Exception as exc:  # any import failure must not take the app down
                 self._mark_broken(record, f"import failed: {exc.__class__.__name__}: {exc}")
                 continue
+            loaded.append((module, record))
+        declares_hooks = [(m, r) for m, r in loaded if self._implements(m, "memberday_add_hookspecs")]
+        for module, record in declares_hooks + [pair for pair in loaded if pair not in declares_hooks]:
             self.add(module, record)
+
+    @staticmethod
+    def _implements(module: Any, hookname: str) -> bool:
+        return getattr(getattr(module, hookname, None), "memberday_impl", None) is not None
 
     def add(self, module: Any, record: PluginRecord | None = None) -> PluginRecord:
         """Register a loaded plugin module after checking its metadata and core version."""
@@ -82,7 +97,7 @@ class PluginHost:
         record.info = info
         try:
             if Version(core_version) not in SpecifierSet(info.requires_core):
-                record.status = "incompatible"
+                record.status = PluginStatus.INCOMPATIBLE
                 record.error = f"needs core {info.requires_core}, this is {core_version}"
                 return record
         except InvalidSpecifier:
@@ -96,6 +111,13 @@ class PluginHost:
                 self.pm.unregister(module)
             self._mark_broken(record, f"invalid hooks: {exc}")
             return record
+        wrappers = self._wrappers(record.id)
+        if wrappers:
+            self._mark_broken(record, "hook wrappers are not supported (" + ", ".join(wrappers) + "): the host "
+                              "calls each plugin on its own, so a wrapper could only wrap, and replace, its own "
+                              "plugin's answer; implement the hook as a plain function",
+                              status=PluginStatus.REFUSED)
+            return record
         record.hooks = sorted(
             impl_name for impl_name in dir(self.pm.hook)
             if impl_name.startswith("memberday_")
@@ -104,14 +126,27 @@ class PluginHost:
         # The cached flags were computed without this plugin: reload them on next use.
         with self._lock:
             self._state = RuntimeState()
+            self._callers.clear()
         self.forget_state()
         return record
 
-    def _mark_broken(self, record: PluginRecord, error: str) -> None:
-        log.error("plugin %s is broken: %s", record.id, error)
-        record.status, record.error = "broken", error
+    def _wrappers(self, plugin_id: str) -> list[str]:
+        """The plugin's ``wrapper``/``hookwrapper`` implementations, as ``hook (option)``."""
+        plugin = self.pm.get_plugin(plugin_id)
+        found = []
+        for caller in self.pm.get_hookcallers(plugin) or ():
+            for impl in caller.get_hookimpls():
+                if impl.plugin_name == plugin_id and (impl.wrapper or impl.hookwrapper):
+                    found.append(f"{caller.name} ({'wrapper' if impl.wrapper else 'hookwrapper'}=True)")
+        return sorted(found)
+
+    def _mark_broken(self, record: PluginRecord, error: str, status: PluginStatus = PluginStatus.BROKEN) -> None:
+        log.error("plugin %s is %s: %s", record.id, status, error)
+        record.status, record.error = status, error
         if record.module is not None and self.pm.is_registered(record.module):
             self.pm.unregister(record.module)
+        with self._lock:
+            self._callers.clear()
 
     def usable(self) -> list[PluginRecord]:
         return [record for record in self.records.values() if record.usable]
@@ -119,16 +154,15 @@ class PluginHost:
     def setup(self, hookname: str, **kwargs) -> list[tuple[str, Any]]:
         """Call a setup hook on every usable plugin; a plugin that raises is marked broken."""
         results = []
-        for impl in self._impls(hookname):
-            record = self.records[impl.plugin_name]
+        for plugin_id, caller in self._callers_of(hookname, kwargs):
+            record = self.records[plugin_id]
             try:
-                result = impl.function(*[kwargs[name] for name in impl.argnames])
+                answers = caller(**kwargs)
             except Exception as exc:
                 log.exception("plugin %s failed in %s", record.id, hookname)
                 self._mark_broken(record, f"{hookname} failed: {exc.__class__.__name__}: {exc}")
                 continue
-            if result is not None:
-                results.append((record.id, result))
+            results.extend((plugin_id, answer) for answer in answers)
         return results
 
     # ---------------------------------------------------------------- runtime state
@@ -191,49 +225,79 @@ class PluginHost:
 
     # ---------------------------------------------------------------- hook calls
 
-    def _impls(self, hookname: str, only: Iterable[str] | None = None):
+    def _callers_of(self, hookname: str, kwargs: dict, only: Iterable[str] | None = None,
+                    firstresult: bool = False) -> list[tuple[str, Any]]:
+        """Per plugin, in pluggy's call order, a pluggy hook caller that calls only that plugin.
+
+        Dispatching each plugin through pluggy's own ``subset_hook_caller`` keeps
+        pluggy's contract (argument passing, ``tryfirst``/``trylast`` order,
+        ``firstresult``) while the host isolates one plugin's failure from the
+        others'. Wrappers are refused at registration, so none is ever called.
+        """
         hook = getattr(self.pm.hook, hookname)
-        impls = list(reversed(hook.get_hookimpls()))  # pluggy's own order: last registered first
-        if only is not None:
-            only = set(only)
-            impls = [impl for impl in impls if impl.plugin_name in only]
-        return impls
+        if hook.spec is None:
+            raise LookupError(f"{hookname} is not a declared hook")
+        declared = bool(hook.spec.opts.get("firstresult"))
+        if declared != firstresult:
+            raise TypeError(f"{hookname} is {'' if declared else 'not '}a firstresult hook: call it with "
+                            f"{'first_result' if declared else 'call_each'}")
+        missing = [name for name in hook.spec.argnames if name not in kwargs]
+        if missing:  # the caller's mistake: never counted against a plugin
+            raise TypeError(f"{hookname} needs the argument(s) {', '.join(missing)}")
+        wanted = None if only is None else set(only)
+        order: list[str] = []
+        for impl in reversed(hook.get_hookimpls()):  # pluggy calls the last of this list first
+            if impl.plugin_name not in order and (wanted is None or impl.plugin_name in wanted):
+                order.append(impl.plugin_name)
+        return [(plugin_id, self._caller(hookname, plugin_id)) for plugin_id in order]
+
+    def _caller(self, hookname: str, plugin_id: str):
+        key = (hookname, plugin_id)
+        caller = self._callers.get(key)
+        if caller is None:
+            others = [plugin for name, plugin in self.pm.list_name_plugin() if name != plugin_id]
+            caller = self.pm.subset_hook_caller(hookname, remove_plugins=others)
+            with self._lock:
+                self._callers[key] = caller
+        return caller
 
     def call_each(self, hookname: str, **kwargs) -> list[tuple[str, Any]]:
         """Call a hook on every enabled plugin, each isolated; return (plugin id, result) pairs."""
         results = []
-        for impl in self._impls(hookname, self.state().enabled):
+        for plugin_id, caller in self._callers_of(hookname, kwargs, self.state().enabled):
             try:
-                result = self._call(impl, kwargs)
+                answers = self._call(caller, kwargs)
             except Exception as exc:
-                self.record_failure(impl.plugin_name, hookname, exc)
+                self.record_failure(plugin_id, hookname, exc)
                 continue
-            self.record_success(impl.plugin_name)
-            if result is not None:
-                results.append((impl.plugin_name, result))
+            self.record_success(plugin_id)
+            results.extend((plugin_id, answer) for answer in answers)
         return results
 
     def first_result(self, hookname: str, **kwargs) -> tuple[str, Any] | tuple[None, None]:
-        """Ask enabled plugins in turn; the first non-None answer wins."""
-        for impl in self._impls(hookname, self.state().enabled):
+        """A ``firstresult`` hook: ask enabled plugins in pluggy's order; the first non-None answer wins.
+
+        As in pluggy, no plugin after the one that answered is called. Unlike
+        pluggy, a plugin that raises is counted as a failure and the next is asked.
+        """
+        for plugin_id, caller in self._callers_of(hookname, kwargs, self.state().enabled, firstresult=True):
             try:
-                result = self._call(impl, kwargs)
+                result = self._call(caller, kwargs)
             except Exception as exc:
-                self.record_failure(impl.plugin_name, hookname, exc)
+                self.record_failure(plugin_id, hookname, exc)
                 continue
-            self.record_success(impl.plugin_name)
+            self.record_success(plugin_id)
             if result is not None:
-                return impl.plugin_name, result
+                return plugin_id, result
         return None, None
 
     @staticmethod
-    def _call(impl, kwargs):
-        args = [kwargs[name] for name in impl.argnames]
+    def _call(caller, kwargs):
         if in_transaction():
             # Inside a caller's transaction a failing plugin must not spoil the caller's work.
             with db.session.begin_nested():
-                return impl.function(*args)
-        return impl.function(*args)
+                return caller(**kwargs)
+        return caller(**kwargs)
 
     def emit(self, hookname: str, **kwargs) -> None:
         """Dispatch an event hook once the current transaction has committed."""

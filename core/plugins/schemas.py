@@ -1,6 +1,7 @@
 """Plugin list and update payloads."""
 from marshmallow import fields
 
+from core.plugins import PluginStatus
 from core.schemas import BaseSchema, Id, When
 
 
@@ -10,7 +11,9 @@ class PluginSchema(BaseSchema):
     description = fields.String()
     version = fields.String()
     distribution = fields.String(allow_none=True)
-    status = fields.String()
+    status = fields.Enum(PluginStatus, by_value=True, metadata={
+        "description": "ok: usable; broken: failed to load or to set up; incompatible: needs another core; "
+                       "refused: uses hook wrappers, which the host does not call"})
     error = fields.String(allow_none=True)
     enabled = fields.Boolean()
     enabled_by_default = fields.Boolean()

@@ -4,7 +4,8 @@ Operators keep a catalogue of items with a points cost, stock, per-member
 limit, minimum tier and sale window; an item may carry a pool of voucher codes.
 A redemption spends the points through the core ledger and takes stock and
 codes in one transaction. Other plugins make items exclusive or cheaper for
-some members through ``memberday_mall_offers``.
+some members through ``memberday_mall_offers``, a hook the mall declares itself
+(``plugins/points_mall/hookspecs.py``).
 """
 from pathlib import Path
 
@@ -20,6 +21,13 @@ PLUGIN = PluginInfo(
     description="A catalogue members buy with points, with third-party voucher code pools.",
     settings_schema=MallSettingsSchema,
 )
+
+
+@hookimpl
+def memberday_add_hookspecs(pluginmanager):
+    from plugins.points_mall import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 @hookimpl

@@ -26,9 +26,9 @@ from core.extensions import db
 from core.members.models import Member
 from core.members.services import get_member
 from core.notifications.services import notify, notify_operators
-from core.plugins import MallOffer
 from core.plugins.host import current_host, plugin_settings
 from core.rewards import services as rewards
+from plugins.points_mall.hookspecs import MallOffer
 from plugins.points_mall.models import MallItem, Redemption, VoucherCode
 from plugins.points_mall.schemas import MAX_CODES_PER_IMPORT, MAX_QUANTITY
 

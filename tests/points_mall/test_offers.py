@@ -7,8 +7,9 @@ import types
 
 import pytest
 
-from core.plugins import MallOffer, PluginInfo, hookimpl
+from core.plugins import PluginInfo, hookimpl
 from core.plugins.host import current_host
+from plugins.points_mall.hookspecs import MallOffer
 from mall_helpers import balance, redeem
 
 PLUGIN_ID = "mall_offers_for_tests"
