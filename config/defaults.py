@@ -45,3 +45,5 @@ OPENAPI_URL_PREFIX = "/api"
 OPENAPI_JSON_PATH = "openapi.json"
 MAX_CONTENT_LENGTH = 1024 * 1024
 SESSION_COOKIE_SAMESITE = "Lax"
+# Members' and operators' sign-in sessions (server-side) end after this many days; None: at sign-out.
+SESSION_LIFETIME_DAYS = 30

@@ -40,6 +40,9 @@ def build_app(config: dict | None = None) -> Flask:
     api = Api(app)
     app.extensions["memberday_api"] = api
     register_error_handlers(app)
+    from core.auth import web
+
+    web.init_app(app)
 
     jobs = JobRegistry()
     app.extensions["memberday_jobs"] = jobs

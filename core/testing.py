@@ -295,3 +295,18 @@ def memberday_live_server(memberday_app):
     server = LiveServer(memberday_app)
     yield server
     server.stop()
+
+
+def csrf_token(client, path: str = "/join") -> str:
+    """The CSRF token a browser finds in a form: fetch a page with a form and read its hidden field.
+
+    The token belongs to the client's session, so it is valid for every form
+    that client posts afterwards (until it signs in or out).
+    """
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    if found is None:
+        raise AssertionError(f"no CSRF token in the form at {path}")
+    return found.group(1)

@@ -15,3 +15,28 @@ class Operator(db.Model):
     role = sa.Column(sa.String(20), nullable=False)
     token_hash = sa.Column(sa.String(64), nullable=False, unique=True)
     created_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+SESSION_KINDS = ("member", "operator")
+
+
+class SignInSession(db.Model):
+    """A signed-in browser: the cookie holds a random id, this row holds its digest.
+
+    Ending the row (sign-out, revocation, expiry) ends the session, whatever the
+    browser still sends.
+    """
+
+    __tablename__ = "sign_in_sessions"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('member', 'operator')", name="kind_known"),
+        sa.Index("ix_sign_in_sessions_subject", "kind", "subject_id"),
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    kind = sa.Column(sa.String(10), nullable=False)
+    subject_id = sa.Column(sa.Integer, nullable=False)
+    id_hash = sa.Column(sa.String(64), nullable=False, unique=True)
+    created_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = sa.Column(UTCDateTime)
+    ended_at = sa.Column(UTCDateTime)

@@ -1,11 +1,12 @@
 """Server-rendered pages for members on their phones: home, join, and the member page."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from core.auth.services import authenticate
+from core.auth.sessions import current_subject, end_session, start_session
 from core.errors import AppError
 from core.extensions import db
 from core.members import services as members
@@ -19,14 +20,13 @@ blp = Blueprint("pages", __name__)
 
 
 def signed_in_member() -> Member | None:
-    member_id = session.get("member_id")
+    """The member signed in in this browser (a server-side session), or None."""
+    member_id = current_subject("member")
     return db.session.get(Member, member_id) if member_id else None
 
 
 def sign_in(member: Member) -> None:
-    session.clear()
-    session["member_id"] = member.id
-    session.permanent = True
+    start_session("member", member.id)
 
 
 @blp.route("/")
@@ -90,5 +90,5 @@ def me():
 
 @blp.route("/me/logout", methods=["POST"])
 def logout():
-    session.clear()
+    end_session()
     return redirect(url_for("pages.home"), code=303)

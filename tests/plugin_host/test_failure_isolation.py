@@ -1,6 +1,6 @@
 """A plugin that raises never fails the member's request; one that keeps failing is switched off."""
 from core.plugins import PageSection, PluginInfo, hookimpl
-from core.testing import bearer
+from core.testing import bearer, csrf_token
 
 from hostkit import audit, operator_notes, patch_plugin, plugin, register, report_order
 
@@ -142,7 +142,8 @@ def test_filter_hooks_that_raise_fall_back_to_the_core_default(memberday_app, me
     assert response.get_json()["points_earned"] == 100  # multiplier 1, the core's default
 
     client = memberday_app.test_client()
-    assert client.post("/me/login", data={"token": member["token"]}).status_code == 303
+    assert client.post("/me/login", data={"csrf_token": csrf_token(client),
+                                          "token": member["token"]}).status_code == 303
     assert client.get("/me").status_code == 200
 
     with memberday_app.app_context():
@@ -167,6 +168,6 @@ def test_other_plugins_answers_still_count_when_one_filter_raises(memberday_app,
     assert response.get_json()["points_earned"] == 300
 
     client = memberday_app.test_client()
-    client.post("/me/login", data={"token": member["token"]})
+    client.post("/me/login", data={"csrf_token": csrf_token(client), "token": member["token"]})
     page = client.get("/me").get_data(as_text=True)
     assert "Triple points" in page and "&lt;b&gt;escaped, not markup&lt;/b&gt;" in page

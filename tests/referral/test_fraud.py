@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.testing import run_concurrently
+from core.testing import csrf_token, run_concurrently
 from referral_helpers import join, points, referrals
 
 SIGNUP_PROGRAMME = dict(qualify_on="signup", hold_days=0, referrer_points=200, referee_points=100,
@@ -30,7 +30,8 @@ def test_referrer_on_their_own_device_is_a_self_referral(memberday_app, memberda
 
 def test_referrer_joining_through_their_own_link_is_a_self_referral(memberday_app, memberday_client, admin,
                                                                     referrer, programme):
-    response = memberday_client.post(f"/r/{referrer['code']}/join", data={"name": "Ada", "phone": "+886900000001"})
+    response = memberday_client.post(f"/r/{referrer['code']}/join", data={"csrf_token": csrf_token(memberday_client),
+                                                                          "name": "Ada", "phone": "+886900000001"})
     assert response.status_code == 409
     assert_refused(memberday_app, memberday_client, admin, referrer, referrer["id"], "self_referral")
 
@@ -40,7 +41,8 @@ def test_existing_member_joining_again_through_a_link_is_refused(memberday_app, 
     existing = join(memberday_client, "Cy Existing", phone="+886900000003")
     friend = memberday_app.test_client()
     friend.get(f"/r/{referrer['code']}")
-    response = friend.post(f"/r/{referrer['code']}/join", data={"name": "Cy", "phone": "+886 900-000-003"})
+    response = friend.post(f"/r/{referrer['code']}/join", data={"csrf_token": csrf_token(friend),
+                                                                "name": "Cy", "phone": "+886 900-000-003"})
     assert response.status_code == 409
     page = response.get_data(as_text=True)
     assert "already have an account" in page and "Sign in" in page
@@ -70,9 +72,11 @@ def test_repeated_device_behind_several_referees_is_refused(memberday_app, membe
 def test_same_browser_joining_twice_through_the_landing_page_is_a_repeated_device(
         memberday_app, memberday_client, admin, referrer, programme):
     browser = memberday_app.test_client()
-    assert browser.post(f"/r/{referrer['code']}/join", data={"name": "One"}).status_code == 303
+    assert browser.post(f"/r/{referrer['code']}/join", data={"csrf_token": csrf_token(browser),
+                                                             "name": "One"}).status_code == 303
     browser.post("/me/logout")
-    assert browser.post(f"/r/{referrer['code']}/join", data={"name": "Two"}).status_code == 303
+    assert browser.post(f"/r/{referrer['code']}/join", data={"csrf_token": csrf_token(browser),
+                                                             "name": "Two"}).status_code == 303
     statuses = [(row["status"], row["reason"]) for row in referrals(memberday_app)]
     assert statuses == [("rewarded", None), ("rejected", "duplicate_device")]
     assert points(memberday_client, admin, referrer["id"]) == (200, 0)

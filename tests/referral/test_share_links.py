@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
-from core.testing import bearer, run_concurrently
+from core.testing import bearer, csrf_token, run_concurrently
 from referral_helpers import join, referrals
 
 LOOK_ALIKES = set("0O1IL")
@@ -70,7 +70,8 @@ def test_share_link_cookie_attributes_a_later_join_and_the_first_click_wins(memb
     browser = memberday_app.test_client()
     browser.get(f"/r/{referrer['code']}")
     browser.get(f"/r/{other_code}")  # a later click does not take the friend over
-    assert browser.post("/join", data={"name": "Core Join Page"}).status_code == 303  # the core's own form
+    # the core's own form
+    assert browser.post("/join", data={"csrf_token": csrf_token(browser), "name": "Core Join Page"}).status_code == 303
     api_client = memberday_app.test_client()
     api_client.get(f"/r/{other_code}")
     joined = join(api_client, "Api Join")  # no code in the body: the cookie speaks
@@ -116,7 +117,8 @@ def test_junk_long_or_non_ascii_share_codes_get_the_friendly_404_page(memberday_
                 assert response.status_code == 404, (code, suffix, response.status_code)
                 assert response.mimetype == "text/html"
                 assert "find that invitation" in response.get_data(as_text=True)
-            response = memberday_client.post(f"/r/{code}{suffix}", data={"name": "x"})
+            response = memberday_client.post(f"/r/{code}{suffix}",
+                                             data={"csrf_token": csrf_token(memberday_client), "name": "x"})
             assert response.status_code in (404, 405, 308), (code, suffix, response.status_code)
 
 
@@ -164,7 +166,7 @@ def test_disabling_the_plugin_turns_links_off_and_ignores_codes_and_enabling_res
     cookie_ignored = join(browser, "Cookie While Off")
     assert memberday_client.get(f"/api/v1/members/{ignored['id']}", headers=bearer(ignored["token"])).status_code == 200
     page = memberday_app.test_client()
-    page.post("/me/login", data={"token": referrer["token"]})
+    page.post("/me/login", data={"csrf_token": csrf_token(page), "token": referrer["token"]})
     assert "Invite friends" not in page.get("/me").get_data(as_text=True)
     assert referrals(memberday_app) == []
 

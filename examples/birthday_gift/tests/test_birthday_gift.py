@@ -12,7 +12,7 @@ import threading
 
 from sqlalchemy import inspect
 
-from core.testing import bearer
+from core.testing import bearer, csrf_token
 
 PLUGIN = "/api/v1/plugins/birthday_gift"
 SECRET = "a-crm-shared-secret-of-some-length"
@@ -58,7 +58,7 @@ def report_order(client, token, member_id, external_id, paid_at, amount="100.00"
 
 
 def sign_in(client, member):
-    response = client.post("/me/login", data={"token": member["token"]})
+    response = client.post("/me/login", data={"csrf_token": csrf_token(client), "token": member["token"]})
     assert response.status_code == 303
 
 
@@ -281,8 +281,10 @@ def test_member_sets_birthday_on_the_birthday_page(memberday_client, member):
     page = memberday_client.get("/birthday")
     assert page.status_code == 200 and 'name="month"' in page.get_data(as_text=True)
 
-    assert memberday_client.post("/birthday", data={"month": "2", "day": "31"}).status_code == 400
-    assert memberday_client.post("/birthday", data={"month": "3", "day": "14"}).status_code == 303
+    assert memberday_client.post("/birthday", data={"csrf_token": csrf_token(memberday_client),
+                                                    "month": "2", "day": "31"}).status_code == 400
+    assert memberday_client.post("/birthday", data={"csrf_token": csrf_token(memberday_client),
+                                                    "month": "3", "day": "14"}).status_code == 303
     assert 'id="birthday">03-14<' in memberday_client.get("/birthday").get_data(as_text=True)
 
 
