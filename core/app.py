@@ -90,6 +90,7 @@ def _tune_engine(app: Flask) -> None:
 
 def _register_core(app: Flask, api: Api, jobs: JobRegistry) -> None:
     from core.idempotency import purge_old_keys
+    from core.members.api import audiences
     from core.members.api import blp as members
     from core.messaging.api import blp as messages
     from core.messaging.api import wechat
@@ -101,7 +102,7 @@ def _register_core(app: Flask, api: Api, jobs: JobRegistry) -> None:
     from core.rewards import services as rewards
     from core.rewards.api import blp as rewards_api
 
-    for blueprint in (health, members, rewards_api, orders, notification_api, plugin_api, messages):
+    for blueprint in (health, members, audiences, rewards_api, orders, notification_api, plugin_api, messages):
         api.register_blueprint(blueprint)
     app.register_blueprint(wechat)
     app.register_blueprint(pages)

@@ -219,6 +219,35 @@ def run_concurrently(func, count: int, *, timeout: float = 120) -> list:
     return results
 
 
+def query_plan(session, query, *, no_seqscan: bool = True) -> str:
+    """PostgreSQL's plan for a SQLAlchemy select, parameters bound as the app binds them.
+
+    With ``no_seqscan`` the planner avoids sequential scans where it can, so a test on a small
+    table shows whether an index *can* serve the query (on a tiny table it would rightly scan).
+    """
+    from sqlalchemy import text
+    from sqlalchemy.ext.compiler import compiles
+    from sqlalchemy.sql.expression import ClauseElement, Executable
+
+    class Explain(Executable, ClauseElement):
+        inherit_cache = False
+
+        def __init__(self, statement):
+            self.statement = statement
+
+    @compiles(Explain)
+    def _explain(element, compiler, **kw):
+        return "EXPLAIN " + compiler.process(element.statement, **kw)
+
+    savepoint = session.begin_nested()
+    try:
+        if no_seqscan:
+            session.execute(text("SET LOCAL enable_seqscan = off"))
+        return "\n".join(row[0] for row in session.execute(Explain(query)))
+    finally:
+        savepoint.rollback()  # undoes the SET LOCAL too
+
+
 def _free_port() -> int:
     import socket
 

@@ -3,13 +3,16 @@ from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 
 from core.auth.services import MANAGERS, require_operator, require_self_or_operator
-from core.members import services
+from core.database import utcnow
+from core.members import audience, services
 from core.members.models import Member
-from core.members.schemas import (MemberCreateSchema, MemberListArgs, MemberSchema, MemberUpdateSchema,
+from core.members.schemas import (AudiencePreviewResultSchema, AudiencePreviewSchema, MemberCreateSchema, MemberListArgs, MemberSchema, MemberUpdateSchema,
                                   NewMemberSchema)
 from core.schemas import page_of
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/members", description="Members: join and profile.")
+audiences = Blueprint("audiences", __name__, url_prefix="/api/v1/audiences",
+                      description="Audiences: who a campaign is for, counted before it is sent.")
 
 
 @blp.route("", methods=["POST"])
@@ -54,3 +57,18 @@ def update_member(data, member_id):
     """Change a member's name, tier, tags or consent (operators)."""
     require_operator(*MANAGERS)
     return services.update_member(member_id, **data)
+
+
+@audiences.route("/preview", methods=["POST"])
+@audiences.arguments(AudiencePreviewSchema)
+@audiences.response(200, AudiencePreviewResultSchema)
+def preview_audience(data):
+    """How many members an audience holds now, by stage; with ``compare``, the overlap of the two."""
+    require_operator(*MANAGERS)
+    target = audience.Audience.from_dict(data["audience"])
+    now = utcnow()
+    by_stage = audience.count_by_stage(target, now)
+    result = {"count": sum(by_stage.values()), "by_stage": by_stage}
+    if data.get("compare") is not None:
+        result["overlap"] = audience.overlap(target, audience.Audience.from_dict(data["compare"]), now)
+    return result

@@ -1,12 +1,57 @@
 """A member: one identity across phone, email and WeChat, with tier, tags and consent."""
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from core.database import UTCDateTime, utcnow
 from core.extensions import db
+
+
+STAGES = ("prospect", "new", "active", "at_risk", "lapsed")
+
+
+@dataclass(frozen=True)
+class StageCutoffs:
+    """The instants a stage's window starts at, for one ``now``.
+
+    A member is ``new`` while ``(now - first_order_at).days <= STAGE_NEW_DAYS``; whole days
+    counted down, that is ``first_order_at > now - (STAGE_NEW_DAYS + 1) days``. Comparing the
+    stored timestamps with these instants is what lets SQL give the same answer as Python.
+    """
+
+    new: datetime
+    active: datetime
+    at_risk: datetime
+
+
+def stage_cutoffs(now: datetime | None = None) -> StageCutoffs:
+    from flask import current_app
+
+    now = now or utcnow()
+    cfg = current_app.config
+
+    def start(days: int) -> datetime:
+        return now - timedelta(days=days + 1)
+
+    return StageCutoffs(new=start(cfg["STAGE_NEW_DAYS"]), active=start(cfg["STAGE_ACTIVE_DAYS"]),
+                        at_risk=start(cfg["STAGE_AT_RISK_DAYS"]))
+
+
+def stage_of(orders_count: int, first_order_at: datetime | None, last_order_at: datetime | None,
+             cutoffs: StageCutoffs) -> str:
+    """The stage rule: no order yet, one recent first order, then by the last order's age."""
+    if not last_order_at or not orders_count:
+        return "prospect"
+    if orders_count == 1 and first_order_at is not None and first_order_at > cutoffs.new:
+        return "new"
+    if last_order_at > cutoffs.active:
+        return "active"
+    if last_order_at > cutoffs.at_risk:
+        return "at_risk"
+    return "lapsed"
 
 
 class Member(db.Model):
@@ -35,21 +80,11 @@ class Member(db.Model):
     created_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
 
     def stage(self, now: datetime | None = None) -> str:
-        """The lifecycle stage from the order history and the windows in settings."""
-        from flask import current_app
+        """The lifecycle stage from the order history and the windows in settings.
 
-        if not self.last_order_at or not self.orders_count:
-            return "prospect"
-        now = now or utcnow()
-        cfg = current_app.config
-        days = (now - self.last_order_at).days
-        if self.orders_count == 1 and (now - self.first_order_at).days <= cfg["STAGE_NEW_DAYS"]:
-            return "new"
-        if days <= cfg["STAGE_ACTIVE_DAYS"]:
-            return "active"
-        if days <= cfg["STAGE_AT_RISK_DAYS"]:
-            return "at_risk"
-        return "lapsed"
+        The same rule, as SQL, is ``core.members.audience.stage_expression``.
+        """
+        return stage_of(self.orders_count, self.first_order_at, self.last_order_at, stage_cutoffs(now))
 
     def __repr__(self) -> str:
         return f"<Member {self.id} {self.name!r}>"

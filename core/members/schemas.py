@@ -1,6 +1,7 @@
 """Member payloads."""
 from marshmallow import ValidationError, fields, validate, validates
 
+from core.members.audience import AudienceSchema
 from core.schemas import BaseSchema, Id, PageArgs, Text, When
 
 
@@ -56,3 +57,29 @@ class NewMemberSchema(MemberSchema):
 class MemberListArgs(PageArgs):
     tier = Text(max_length=20)
     q = Text(max_length=100, metadata={"description": "name, phone or email contains"})
+
+
+class AudiencePreviewSchema(BaseSchema):
+    audience = fields.Nested(AudienceSchema, load_default=dict, metadata={"description": "empty: every member"})
+    compare = fields.Nested(AudienceSchema, load_default=None, allow_none=True,
+                            metadata={"description": "a second audience; the answer then has their overlap"})
+
+
+class _StageCounts(BaseSchema):
+    prospect = fields.Integer()
+    new = fields.Integer()
+    active = fields.Integer()
+    at_risk = fields.Integer()
+    lapsed = fields.Integer()
+
+
+class _Overlap(BaseSchema):
+    a = fields.Integer(metadata={"description": "members in the audience"})
+    b = fields.Integer(metadata={"description": "members in the compared audience"})
+    both = fields.Integer(metadata={"description": "members in both"})
+
+
+class AudiencePreviewResultSchema(BaseSchema):
+    count = fields.Integer()
+    by_stage = fields.Nested(_StageCounts)
+    overlap = fields.Nested(_Overlap)
