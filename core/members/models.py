@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from core.database import UTCDateTime, utcnow
 from core.extensions import db
@@ -88,3 +89,7 @@ class Member(db.Model):
 
     def __repr__(self) -> str:
         return f"<Member {self.id} {self.name!r}>"
+
+
+# Audiences' tag filters (@> and ?|) read tags through this expression; SQLite uses json_each.
+sa.Index("ix_members_tags", sa.cast(Member.tags, JSONB), postgresql_using="gin").ddl_if(dialect="postgresql")
