@@ -32,6 +32,16 @@ PLUGINS_DISCOVER = True
 # Switch a plugin off after this many event-hook failures in a row.
 PLUGIN_MAX_CONSECUTIVE_FAILURES = 5
 
+# Events (the outbox): the process that wrote an event delivers it right after the commit and
+# holds it this long; after that the relay job may take it over (a crash, an error).
+EVENT_CLAIM_SECONDS = 60
+# A plugin whose handler raised gets the event again after EVENT_RETRY_SECONDS, doubling each
+# time (at most an hour), up to EVENT_MAX_ATTEMPTS attempts in all.
+EVENT_RETRY_SECONDS = 30
+EVENT_MAX_ATTEMPTS = 8
+# Delivered events are kept this long (for inspection), then purged by a periodic job.
+EVENT_RETENTION_DAYS = 14
+
 # Idempotency keys are kept this long, then purged by a periodic job.
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 

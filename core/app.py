@@ -12,6 +12,7 @@ from sqlalchemy import event
 
 from config import load_settings
 from core.api import Api, BoundedIntConverter, health
+from core.database import end_session
 from core.errors import NotFound, register_error_handlers
 from core.extensions import db, migrate
 from core.jobs import JobRegistry
@@ -63,7 +64,7 @@ def build_app(config: dict | None = None) -> Flask:
 
     @app.teardown_appcontext
     def _end_session(exc):
-        db.session.remove()
+        end_session()
 
     return app
 
@@ -89,6 +90,7 @@ def _tune_engine(app: Flask) -> None:
 
 
 def _register_core(app: Flask, api: Api, jobs: JobRegistry) -> None:
+    from core.events import services as events
     from core.idempotency import purge_old_keys
     from core.members.api import audiences
     from core.members.api import blp as members
@@ -110,8 +112,12 @@ def _register_core(app: Flask, api: Api, jobs: JobRegistry) -> None:
     jobs.add("core.deliver_notification", notifications.deliver)
     jobs.add("core.expire_due", rewards.expire_due)
     jobs.add("core.purge_idempotency_keys", purge_old_keys)
+    jobs.add("core.relay_events", events.relay)
+    jobs.add("core.purge_events", events.purge_done)
     jobs.periodic.extend([PeriodicJob("core.expire_due", interval=3600),
-                          PeriodicJob("core.purge_idempotency_keys", interval=3600)])
+                          PeriodicJob("core.purge_idempotency_keys", interval=3600),
+                          PeriodicJob("core.relay_events", interval=60),
+                          PeriodicJob("core.purge_events", interval=86400)])
 
     from core.cli import register_cli
 

@@ -3,11 +3,16 @@
 Services wrap their writes in ``with transaction():``. Blocks nest: only the
 outermost one commits, so an HTTP view (or the idempotency layer) can make a
 service call and its own bookkeeping one atomic unit. Work that must only
-happen once the data is committed -- event hooks, enqueued jobs -- is registered
-with ``on_commit`` and runs after the outermost commit, never after a rollback.
+happen once the data is committed -- delivering events, enqueuing jobs -- is
+registered with ``on_commit`` and runs after the outermost commit, never after a
+rollback. Each such step runs on its own: one that raises is logged and the
+others still run; the commit stands and the caller does not see the error
+(whatever must not be lost is written in the transaction itself, e.g. as an
+event row the relay delivers later).
 """
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Callable, Iterator
@@ -19,6 +24,10 @@ from core.extensions import db
 
 _DEPTH = "memberday_tx_depth"
 _AFTER = "memberday_after_commit"
+_LOCAL = "memberday_tx_local"
+_LATER = "memberday_after_session"
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -66,6 +75,7 @@ def transaction() -> Iterator[sa.orm.Session]:
 
     session.info[_DEPTH] = 1
     session.info[_AFTER] = []
+    session.info[_LOCAL] = {}
     try:
         yield session
         session.commit()
@@ -75,9 +85,23 @@ def transaction() -> Iterator[sa.orm.Session]:
         raise
     finally:
         session.info[_DEPTH] = 0
+        session.info[_LOCAL] = {}
     callbacks, session.info[_AFTER] = session.info[_AFTER], []
+    callbacks += session.info.pop(_LATER, [])
+    run_after_commit(callbacks)
+
+
+def run_after_commit(callbacks) -> None:
+    """Run after-commit steps each on its own: a failure is logged, never raised into the caller."""
     for callback in callbacks:
-        callback()
+        try:
+            callback()
+        except Exception:
+            log.exception("an after-commit step failed: %r", callback)
+            try:
+                db.session.rollback()
+            except Exception:
+                log.exception("could not roll back after a failed after-commit step")
 
 
 def in_transaction() -> bool:
@@ -90,4 +114,39 @@ def on_commit(callback: Callable[[], None]) -> None:
     if session.info.get(_DEPTH):
         session.info[_AFTER].append(callback)
     else:
-        callback()
+        run_after_commit([callback])
+
+
+def when_caller_is_done(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the transaction the caller has open is over, never inside it.
+
+    In a ``transaction()`` block: after its commit. In a transaction SQLAlchemy began on its
+    own (a first query outside any block): after the next commit of a block, or when the
+    session ends (``end_session``) -- so it neither commits nor rolls back the caller's work.
+    With nothing open: at once.
+    """
+    session = db.session()
+    if session.info.get(_DEPTH):
+        session.info[_AFTER].append(callback)
+    elif session.in_transaction():
+        session.info.setdefault(_LATER, []).append(callback)
+    else:
+        run_after_commit([callback])
+
+
+def end_session() -> None:
+    """End the app context's session; then run what waited for the caller's transaction to end."""
+    session = db.session()
+    waiting = session.info.pop(_LATER, [])
+    db.session.remove()
+    run_after_commit(waiting)
+    if waiting:
+        db.session.remove()
+
+
+def transaction_local() -> dict:
+    """A dict that lives as long as the current outermost transaction (empty again after it ends)."""
+    session = db.session()
+    if not session.info.get(_DEPTH):
+        raise RuntimeError("transaction_local() needs an open transaction()")
+    return session.info[_LOCAL]

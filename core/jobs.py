@@ -125,6 +125,6 @@ def perform(name: str, args: list, kwargs: dict) -> Any:
         try:
             return run(name, *args, **kwargs)
         finally:
-            from core.extensions import db
+            from core.database import end_session
 
-            db.session.remove()
+            end_session()

@@ -17,14 +17,36 @@ Three families:
 * **setup hooks** run once at start-up for every installed plugin, enabled or
   not, so that switching a plugin on needs no restart. An exception in one
   marks that plugin ``broken`` (listed with the error) and the app still starts.
-* **event hooks** run after the core has committed a change, only for enabled
-  plugins, each plugin on its own: an exception is logged with the plugin id and
-  counted, the other plugins still run and the member's request still succeeds.
-  After ``PLUGIN_MAX_CONSECUTIVE_FAILURES`` failures in a row the plugin is
-  switched off and operators get a notification. Their results are ignored.
+* **event hooks** are delivered from the event outbox (``core.events``): the
+  core writes the event in the same transaction as the change, so an event
+  exists exactly when its change was committed. Right after the commit it is
+  delivered to every plugin that is on, each on its own: an exception is logged
+  with the plugin id and counted, the other plugins still run and the member's
+  request still succeeds. What a crash or an exception left undelivered, the
+  relay job delivers later. The guarantees:
+
+  - **at least once** per event and plugin: a handler may get the same event
+    again (same ``event_id``) -- after it raised, or when the process died
+    after the handler committed and before the delivery was recorded. Make
+    handlers idempotent (unique sources in the ledger, ``event_id`` as a key);
+  - **in order per member**: a member's events reach a plugin in the order
+    they were committed; a later one waits while an earlier one is retried;
+  - **not while off**: a plugin that is off when an event is delivered has it
+    marked skipped and never gets it, even when switched on again. A rule that
+    moves value therefore re-checks the state it depends on where it moves
+    value (e.g. a reward release reads the order, not a remembered refund);
+  - the objects passed are loaded when the event is delivered: they show the
+    current state, which may be later than the event (an order paid and
+    refunded since is ``refunded``);
+  - a handler that raises is retried with back-off, up to
+    ``EVENT_MAX_ATTEMPTS``, and counts towards the switch-off: after
+    ``PLUGIN_MAX_CONSECUTIVE_FAILURES`` failures in a row the plugin is switched
+    off and operators get a notification. Results are ignored.
 * **filter and provider hooks** return something the core uses. Only enabled
   plugins are asked; a plugin that raises is treated as having no answer (the
-  core's default stands) and the failure is counted as for events.
+  core's default stands) and the failure is counted as for events. When a
+  transaction is open the call runs in a savepoint, so a plugin never rolls
+  back (or spoils) its caller's work.
 
 Every hook name starts with ``memberday_``; arguments are passed by name, and a
 plugin may accept any subset of them.
@@ -188,12 +210,14 @@ def memberday_translations():
 
 
 # --------------------------------------------------------------------------
-# Event hooks: called after the core commits; results are ignored.
+# Event hooks: delivered from the outbox after the core commits (at least once,
+# in order per member, skipped while the plugin is off); results are ignored.
+# Every one also receives ``event_id``: the event's id, the same on a redelivery.
 # --------------------------------------------------------------------------
 
 
 @hookspec
-def memberday_member_created(member, context):
+def memberday_member_created(member, context, event_id):
     """A member joined.
 
     :param member: the ``Member``.
@@ -209,7 +233,7 @@ def memberday_member_created(member, context):
 
 
 @hookspec
-def memberday_order_paid(order, member):
+def memberday_order_paid(order, member, event_id):
     """The shop reported a paid order (once per order, however often it is reported).
 
     :param order: the ``Order`` (``points_earned`` is already booked).
@@ -225,7 +249,7 @@ def memberday_order_paid(order, member):
 
 
 @hookspec
-def memberday_order_refunded(order, member):
+def memberday_order_refunded(order, member, event_id):
     """An order was refunded; the points it earned (what remains) were taken back.
 
     Example::
@@ -237,7 +261,7 @@ def memberday_order_refunded(order, member):
 
 
 @hookspec
-def memberday_points_changed(member, entry):
+def memberday_points_changed(member, entry, event_id):
     """A ledger entry was booked for ``member`` (``entry`` is the ``PointsEntry``).
 
     Example::
@@ -250,7 +274,7 @@ def memberday_points_changed(member, entry):
 
 
 @hookspec
-def memberday_coupon_redeemed(coupon, member):
+def memberday_coupon_redeemed(coupon, member, event_id):
     """A coupon was redeemed, online by its owner or by staff in a store.
 
     Example::
@@ -262,7 +286,7 @@ def memberday_coupon_redeemed(coupon, member):
 
 
 @hookspec
-def memberday_message_received(message, member):
+def memberday_message_received(message, member, event_id):
     """An inbound message was handled (after the keyword reply was chosen).
 
     :param message: the ``InboundMessage`` (``reply`` holds what was answered).

@@ -20,7 +20,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 from sqlalchemy import select
 
-from core.database import in_transaction, on_commit
+from core.database import in_transaction, when_caller_is_done
 from core.extensions import db
 from core.plugins import PluginInfo, PluginRecord, PluginStatus, hookspecs
 from core.plugins.models import PluginHostVersion, PluginState
@@ -291,21 +291,77 @@ class PluginHost:
                 return plugin_id, result
         return None, None
 
+    def implementers(self, hookname: str) -> list[str]:
+        """The registered plugins that implement a hook (on or off)."""
+        hook = getattr(self.pm.hook, hookname, None)
+        return [] if hook is None else list(dict.fromkeys(impl.plugin_name for impl in hook.get_hookimpls()))
+
+    def deliver_event(self, hookname: str, kwargs: dict, skip=()) -> list[tuple[str, str, Exception | None]]:
+        """Hand one event to each plugin implementing it: ``(plugin id, outcome, error)`` per plugin.
+
+        The outcome is ``delivered``, ``skipped`` (the plugin is off) or ``failed`` (it raised;
+        what it left uncommitted was rolled back and the failure counted).
+        """
+        enabled = self.state().enabled
+        outcomes = []
+        for plugin_id, caller in self._callers_of(hookname, kwargs):
+            if plugin_id in skip:
+                continue
+            if plugin_id not in enabled:
+                outcomes.append((plugin_id, "skipped", None))
+                continue
+            try:
+                self._call(caller, kwargs)
+            except Exception as exc:
+                self.record_failure(plugin_id, hookname, exc)
+                outcomes.append((plugin_id, "failed", exc))
+                continue
+            self.record_success(plugin_id)
+            outcomes.append((plugin_id, "delivered", None))
+        return outcomes
+
     @staticmethod
     def _call(caller, kwargs):
-        if in_transaction():
-            # Inside a caller's transaction a failing plugin must not spoil the caller's work.
-            with db.session.begin_nested():
+        """Call one plugin's hook; whatever it does wrong never spoils the caller's work.
+
+        With a transaction open -- begun by ``transaction()`` or by SQLAlchemy on a first
+        query -- the call runs in a savepoint, rolled back if it raises. A plugin that commits
+        on its own (``transaction()`` outside any of ours) ends that savepoint with the
+        transaction; what it begins after that is its own. With no transaction open, anything
+        it began and left uncommitted when it raised is its own, and is rolled back.
+        """
+        session = db.session()
+        if not session.in_transaction():
+            try:
                 return caller(**kwargs)
-        return caller(**kwargs)
+            except Exception:
+                session.rollback()
+                raise
+        savepoint = session.begin_nested()
+        try:
+            result = caller(**kwargs)
+        except Exception:
+            if not _closed(savepoint):
+                savepoint.rollback()
+            elif not in_transaction():
+                session.rollback()  # it committed the caller's reads itself: what is open now is its own
+            raise
+        if savepoint.is_active:
+            savepoint.commit()
+        elif not _closed(savepoint):
+            savepoint.rollback()  # it swallowed a failed flush: nothing of it stays
+        return result
 
     def emit(self, hookname: str, **kwargs) -> None:
-        """Dispatch an event hook once the current transaction has committed."""
-        on_commit(lambda: self.call_each(hookname, **kwargs))
+        """Write an event in the current transaction; plugins get it once that commits (``core.events``)."""
+        from core.events.services import record
+
+        record(hookname, kwargs)
 
     # ---------------------------------------------------------------- failures
 
     def record_failure(self, plugin_id: str, hookname: str, exc: Exception) -> None:
+        """Log and count a hook failure, once the caller's transaction is over (never inside it)."""
         from core.plugins import services
 
         log.error("plugin %s raised in %s: %s", plugin_id, hookname, exc, exc_info=exc)
@@ -318,11 +374,7 @@ class PluginHost:
                 log.exception("could not record the failure of plugin %s", plugin_id)
             self.forget_state()
 
-        if in_transaction():
-            on_commit(count)
-        else:
-            db.session.rollback()  # whatever the plugin left half-done is not ours to commit
-            count()
+        when_caller_is_done(count)
 
     def record_success(self, plugin_id: str) -> None:
         if self.state().failures.get(plugin_id):
@@ -332,7 +384,12 @@ class PluginHost:
                 services.reset_failures(plugin_id)
                 self.forget_state()
 
-            on_commit(reset)
+            when_caller_is_done(reset)
+
+
+def _closed(transaction) -> bool:
+    """Whether a SessionTransaction has ended (committed or rolled back, by anyone)."""
+    return transaction._transaction_is_closed()
 
 
 def current_host() -> PluginHost:
@@ -340,7 +397,7 @@ def current_host() -> PluginHost:
 
 
 def emit(hookname: str, **kwargs) -> None:
-    """Shorthand for ``current_host().emit``: an event hook after commit."""
+    """Shorthand for ``current_host().emit``: write an event, delivered to plugins after the commit."""
     current_host().emit(hookname, **kwargs)
 
 

@@ -371,6 +371,14 @@ def release_referral(referral_id: int, now: datetime | None = None) -> bool:
         referral = _lock_referral(referral_id)
         if referral.status != "held" or referral.hold_until > now:
             return False
+        if referral.qualifying_order is not None:
+            # Re-checked here, where value moves, not trusted to the refund event (which this
+            # plugin misses while it is off): the order's lock orders us with a refund of it.
+            order = db.session.scalar(select(Order).where(Order.external_id == referral.qualifying_order)
+                                      .with_for_update().execution_options(populate_existing=True))
+            if order is None or order.status != "paid":
+                _reverse(referral, REFUNDED_DURING_HOLD)
+                return False
         for side, member_id, template_key in (("referee", referral.referee_id, "referee_coupon_template_id"),
                                               ("referrer", referral.referrer_id, "referrer_coupon_template_id")):
             source = _side_source(referral.id, side)
@@ -420,16 +428,21 @@ def order_refunded(order: Order, member: Member) -> Referral | None:
             reason = REFUNDED_AFTER_RELEASE
         else:
             return referral
-        for side in ("referee", "referrer"):
-            source = _side_source(referral.id, side)
-            ledger.reverse_credit(source, "Referral cancelled: the qualifying order was refunded")
-            coupon = db.session.scalar(select(Coupon).where(Coupon.source == f"{source}:coupon"))
-            if coupon is not None:
-                ledger.void_coupon(coupon.id)
-        referral.status = "reversed"
-        referral.reason = reason
-        referral.reversed_at = utcnow()
-        return referral
+        return _reverse(referral, reason)
+
+
+def _reverse(referral: Referral, reason: str) -> Referral:
+    """Take back both sides' rewards (held points, coupons) of a locked referral, once."""
+    for side in ("referee", "referrer"):
+        source = _side_source(referral.id, side)
+        ledger.reverse_credit(source, "Referral cancelled: the qualifying order was refunded")
+        coupon = db.session.scalar(select(Coupon).where(Coupon.source == f"{source}:coupon"))
+        if coupon is not None:
+            ledger.void_coupon(coupon.id)
+    referral.status = "reversed"
+    referral.reason = reason
+    referral.reversed_at = utcnow()
+    return referral
 
 
 # ------------------------------------------------------------------ numbers
