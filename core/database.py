@@ -144,6 +144,22 @@ def end_session() -> None:
         db.session.remove()
 
 
+def advisory_lock(*names: str) -> None:
+    """Hold transaction-scoped locks on these names until the current transaction ends.
+
+    For rules that check across rows no single row lock covers (e.g. "one reward per
+    device"): everyone who checks takes the same named lock first. Taken in sorted order, so
+    two callers never wait on each other crosswise. PostgreSQL only: SQLite already lets one
+    writer in at a time.
+    """
+    if not in_transaction():
+        raise RuntimeError("advisory_lock() needs an open transaction()")
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for name in sorted(set(names)):
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})
+
+
 def transaction_local() -> dict:
     """A dict that lives as long as the current outermost transaction (empty again after it ends)."""
     session = db.session()

@@ -29,7 +29,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from core.database import transaction, utcnow
+from core.database import advisory_lock, transaction, utcnow
 from core.errors import NotFound, ValidationFailed
 from core.extensions import db
 from core.jobs import enqueue
@@ -237,6 +237,11 @@ def record_referral(code: CodeRef, referee_id: int, channel: str = "", reason: s
             referee = db.session.get(Member, referee_id, populate_existing=True)
             if referee is None:
                 raise NotFound(f"Member {referee_id} does not exist.")
+            # The device and phone checks look across referrers: whoever checks a device or a
+            # phone holds its lock until commit, so two friends on one device joining through
+            # two referrers at once are checked one after the other.
+            advisory_lock(*([f"referral:device:{referee.device_id}"] if referee.device_id else []),
+                          *([f"referral:phone:{referee.phone}"] if referee.phone else []))
             reason = reason or rejection_reason(referrer, referee, cfg)
             if reason == ALREADY_MEMBER and referrer.id == referee.id:
                 reason = SELF_REFERRAL

@@ -111,3 +111,39 @@ def test_unknown_or_malformed_referral_code_at_join_is_ignored(memberday_app, me
     for code in ("ZZZZZZZ", "abc", "x" * 32, "ſ" * 7):
         join(memberday_client, f"Friend {code[:3]}", referral_code=code)
     assert referrals(memberday_app) == []
+
+
+def test_two_friends_on_one_device_through_two_referrers_at_once_are_never_both_rewarded(
+        memberday_app, memberday_client, admin, referrer, programme):
+    """Each friend's attribution runs in its own thread and connection, released together; the two
+    accounts on one device joined at the same instant, so only the cross-referrer check can tell."""
+    from core.database import transaction
+    from core.extensions import db
+    from core.members.models import Member
+    from core.testing import bearer
+    from plugins.referral import services
+
+    other = join(memberday_client, "Cy Referrer", phone="+886900000009", device_id="device-cy")
+    other["code"] = memberday_client.get(f"/api/v1/members/{other['id']}/referral",
+                                         headers=bearer(other["token"])).get_json()["code"]
+    codes = [referrer["code"], other["code"]]
+    for round_ in range(20):
+        device = f"shared-device-{round_}"
+        friend_ids = [join(memberday_client, f"Friend {round_}-{index}", device_id=device)["id"] for index in (0, 1)]
+        with memberday_app.app_context():
+            with transaction():
+                first = db.session.get(Member, friend_ids[0])
+                db.session.get(Member, friend_ids[1]).created_at = first.created_at
+
+        def attribute(index):
+            with memberday_app.app_context():
+                member = db.session.get(Member, friend_ids[index])
+                referral = services.attribute_join(member, {"referral_code": codes[index], "channel": "api"})
+                return referral.status
+
+        statuses = run_concurrently(attribute, 2)
+        assert statuses.count("rewarded") <= 1, statuses
+        rows = [row for row in referrals(memberday_app) if row["referee_id"] in friend_ids]
+        assert [row["status"] for row in rows].count("rewarded") <= 1, rows
+        assert sum(points(memberday_client, admin, friend_id)[0] for friend_id in friend_ids) \
+            <= SIGNUP_PROGRAMME["referee_points"]
