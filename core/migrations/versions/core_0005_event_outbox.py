@@ -1,7 +1,7 @@
 """The event outbox: events written with the change they describe, and their delivery per plugin
 
-Revision ID: core_0004
-Revises: core_0003
+Revision ID: core_0005
+Revises: core_0004
 Create Date: 2026-11-29 10:10:00
 """
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 import core.database
 
-revision = 'core_0004'
-down_revision = 'core_0003'
+revision = 'core_0005'
+down_revision = 'core_0004'
 branch_labels = None
 depends_on = None
 
