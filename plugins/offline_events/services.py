@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from core.database import transaction, utcnow
@@ -304,6 +305,9 @@ def register(event_id: int, member_id: int, channel: str = "api",
 
     Returns the registration and whether this call made it; the same member
     again gets their registration back (a cancelled one is taken up again).
+    The event row is locked only from taking the place to the commit: one
+    conditional UPDATE and the registration's INSERT, so a rush of sign-ups
+    queues on the shortest possible hold.
     """
     now = now or utcnow()
     get_member(member_id)
@@ -316,25 +320,61 @@ def register(event_id: int, member_id: int, channel: str = "api",
     if not eligible(event, member_id, now):
         raise Forbidden("This event is not open to this member.", code="not_eligible")
     with transaction():
-        event = _locked_event(event_id)
-        registration = _registration_of(event_id, member_id)
-        if registration is not None and registration.status != "cancelled":
-            return registration, False
-        if not signup_open(event, now):
-            raise Conflict("Sign-up for this event is closed.", code="signup_closed")
-        if registration is None:
-            registration = Registration(event_id=event.id, member_id=member_id, ticket_code=new_ticket_code(),
-                                        channel=channel[:20], created_at=now)
-            db.session.add(registration)
-        registration.cancelled_at = None
-        if event.confirmed_count < event.capacity:
-            _seat(event, registration, now)
+        status, seq = _take_place(event_id)
+        if existing is None:
+            registration = _insert_registration(event_id, member_id, status, seq, channel, now)
+            if registration is None:  # the same member signed up at this very moment: theirs stands
+                _give_place_back(event_id, status)
+                return _registration_of(event_id, member_id), False
         else:
-            event.waitlist_counter += 1
-            registration.status = "waitlisted"
-            registration.waitlist_seq = event.waitlist_counter
+            registration = _locked_registration(existing.id)
+            if registration.status != "cancelled":
+                _give_place_back(event_id, status)
+                return registration, False
+            registration.status, registration.waitlist_seq = status, seq
+            registration.confirmed_at = now if status == "confirmed" else None
+            registration.cancelled_at = None
+            registration.channel = channel[:20]
         db.session.flush()
         return registration, True
+
+
+def _take_place(event_id: int) -> tuple[str, int | None]:
+    """A seat if one is left, else the next place in line: one conditional UPDATE of the event row."""
+    table = OfflineEvent.__table__
+    seated = db.session.execute(
+        update(table).where(table.c.id == event_id, table.c.status == "open",
+                            table.c.confirmed_count < table.c.capacity)
+        .values(confirmed_count=table.c.confirmed_count + 1).returning(table.c.id)).first()
+    if seated is not None:
+        return "confirmed", None
+    waiting = db.session.execute(
+        update(table).where(table.c.id == event_id, table.c.status == "open")
+        .values(waitlist_counter=table.c.waitlist_counter + 1).returning(table.c.waitlist_counter)).first()
+    if waiting is None:
+        raise Conflict("Sign-up for this event is closed.", code="signup_closed")
+    return "waitlisted", waiting[0]
+
+
+def _give_place_back(event_id: int, status: str) -> None:
+    # Still under the row lock the place was taken with: nobody saw it taken.
+    if status == "confirmed":
+        table = OfflineEvent.__table__
+        db.session.execute(update(table).where(table.c.id == event_id)
+                           .values(confirmed_count=table.c.confirmed_count - 1))
+
+
+def _insert_registration(event_id: int, member_id: int, status: str, seq: int | None, channel: str,
+                         now: datetime) -> Registration | None:
+    """Insert the registration, or None when the member already has one (the unique key decides)."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = (dialect.insert(Registration)
+                 .values(event_id=event_id, member_id=member_id, status=status, waitlist_seq=seq,
+                         ticket_code=new_ticket_code(), channel=channel[:20], checkins_made=0, created_at=now,
+                         confirmed_at=now if status == "confirmed" else None)
+                 .on_conflict_do_nothing(index_elements=["event_id", "member_id"])
+                 .returning(Registration))
+    return db.session.scalars(statement, execution_options={"populate_existing": True}).first()
 
 
 def _registration_of(event_id: int, member_id: int) -> Registration | None:
@@ -515,10 +555,10 @@ def check_in(event_id: int, nonce: str, *, ticket: str | None = None, registrati
              now: datetime | None = None) -> Answer:
     """Let a ticket in at the door, once, and grant what coming earns -- all in one transaction.
 
-    The scan is kept by its ``nonce`` first: a scanner's retry (even one racing
-    the first) is answered with the first answer. Then the registration is
-    locked, so of many scans of one ticket exactly one lets it in and the others
-    are ``already_redeemed``.
+    The registration is locked first, so of many scans of one ticket exactly one
+    lets it in and the others are ``already_redeemed``. The scan is kept with its
+    answer, by its ``nonce``, in the same transaction: a scanner's retry (even one
+    racing the first) meets the first scan's row and is answered with its answer.
     """
     now = now or utcnow()
     scanned_at = now if scanned_at is None or scanned_at > now + CLOCK_SKEW else min(scanned_at, now)
@@ -527,11 +567,11 @@ def check_in(event_id: int, nonce: str, *, ticket: str | None = None, registrati
         with transaction():
             scan = Scan(nonce=nonce, fingerprint=fingerprint, event_id=event_id, scanned_at=scanned_at,
                         offline=offline, created_by=actor, created_at=now)
-            db.session.add(scan)
-            db.session.flush()  # a twin with the same nonce waits here, then is answered from the scan
             answer = _decide(scan, event_id, ticket, registration_id, actor, now)
             scan.result = answer.result
             scan.answer = {"status_code": answer.status_code, "body": answer.body}
+            db.session.add(scan)
+            db.session.flush()  # a twin with the same nonce fails here and is answered with the first answer
             return answer
     except IntegrityError:
         db.session.rollback()
@@ -573,7 +613,7 @@ def _decide(scan: Scan, event_id: int, ticket: str | None, registration_id: int 
     if registration.status == "checked_in":
         return _refusal("already_redeemed", nonce, registration,
                         checked_in_at=_iso(registration.checked_in_at))
-    event = db.session.get(OfflineEvent, registration.event_id, populate_existing=True)
+    event = registration.event  # loaded with the locked row
     opens, closes = checkin_window(event)
     if event.status != "open" or not opens <= scan.scanned_at <= closes:
         return _refusal("not_open", nonce, registration, checkin_opens_at=_iso(opens),
@@ -582,31 +622,27 @@ def _decide(scan: Scan, event_id: int, ticket: str | None, registration_id: int 
     registration.checkins_made += 1
     registration.status = "checked_in"
     registration.checked_in_at = scan.scanned_at
-    checkin = CheckIn(registration_id=registration.id, event_id=event.id, member_id=registration.member_id,
-                      nonce=nonce, offline=scan.offline, scanned_at=scan.scanned_at, created_at=now,
-                      created_by=actor,
-                      ledger_source=f"{PLUGIN_ID}:registration:{registration.id}:attendance:"
-                                    f"{registration.checkins_made}")
-    db.session.add(checkin)
-    db.session.flush()
-    scan.checkin_id = checkin.id
+    source = f"{PLUGIN_ID}:registration:{registration.id}:attendance:{registration.checkins_made}"
     member = registration.member
-    coupons = []
+    coupon = None
     with in_language(member):
         if event.attendance_points:
             rewards.credit(member.id, int(event.attendance_points),
-                           _("Came to %(title)s", title=event.title)[:200], checkin.ledger_source)
-            checkin.points_granted = event.attendance_points
+                           _("Came to %(title)s", title=event.title)[:200], source)
         if event.attendance_coupon_template_id:
-            coupon = rewards.issue_coupon(member.id, event.attendance_coupon_template_id,
-                                          source=checkin.ledger_source + ":coupon")
-            checkin.coupon_id = coupon.id
-            coupons.append({"code": coupon.code, "title": coupon.template.title})
+            coupon = rewards.issue_coupon(member.id, event.attendance_coupon_template_id, source=source + ":coupon")
+    checkin = CheckIn(registration_id=registration.id, event_id=event.id, member_id=member.id, nonce=nonce,
+                      offline=scan.offline, scanned_at=scan.scanned_at, created_at=now, created_by=actor,
+                      ledger_source=source, points_granted=int(event.attendance_points or 0),
+                      coupon_id=coupon.id if coupon else None)
+    db.session.add(checkin)
     db.session.flush()
+    scan.checkin_id = checkin.id
+    coupons = [{"code": coupon.code, "title": coupon.template.title}] if coupon else []
     return Answer(201, {"status": "ok", "nonce": nonce, "checkin_id": checkin.id, "member_id": member.id,
                         "name": member.name, "registration_id": registration.id, "event_id": event.id,
                         "checked_in_at": _iso(checkin.scanned_at),
-                        "granted": {"points": int(checkin.points_granted or 0), "coupons": coupons}})
+                        "granted": {"points": checkin.points_granted, "coupons": coupons}})
 
 
 def check_in_batch(event_id: int, items: list[dict], actor: str | None = None,
