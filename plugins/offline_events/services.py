@@ -30,7 +30,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from core.database import transaction, utcnow
+from core.database import on_commit, transaction, utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.extensions import db
 from core.members.models import Member
@@ -336,7 +336,18 @@ def register(event_id: int, member_id: int, channel: str = "api",
             registration.cancelled_at = None
             registration.channel = channel[:20]
         db.session.flush()
+        registration_id = registration.id
+        on_commit(lambda: _tell_signed_up(registration_id))  # after the commit: not under the event's lock
         return registration, True
+
+
+def _tell_signed_up(registration_id: int) -> None:
+    """The member's inbox keeps their ticket link (or their place in line)."""
+    registration = db.session.get(Registration, registration_id)
+    with in_language(registration.member):
+        title = (_("You are in: %(title)s", title=registration.event.title) if registration.status in SEATED
+                 else _("On the waitlist: %(title)s", title=registration.event.title))
+        notify(registration.member_id, title[:200], signup_message(registration))
 
 
 def _take_place(event_id: int) -> tuple[str, int | None]:

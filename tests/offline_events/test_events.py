@@ -116,7 +116,8 @@ def test_cancelling_an_event_cancels_and_tells_every_registrant(memberday_client
     assert response.status_code == 200 and response.get_json()["status"] == "cancelled"
     assert response.get_json()["counts"] == {"cancelled": 2}
     for member in (seated, waiting):
-        assert len(inbox(memberday_client, member)) == 1
+        notes = inbox(memberday_client, member)
+        assert len(notes) == 2 and notes[0]["title"].startswith("Cancelled")
     assert memberday_client.get(f"/api/v1/events/{event['id']}").status_code == 404
     again = memberday_client.post(f"/api/v1/events/{event['id']}/cancel", headers=admin)
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_cancelled"

@@ -21,6 +21,8 @@ def test_a_member_signs_up_and_gets_a_ticket(memberday_client, new_event, new_me
     assert body["ticket_qr_url"].endswith(f"/t/{body['ticket_code']}/qr.png")
     listed = memberday_client.get(f"/api/v1/events/{event['id']}").get_json()
     assert listed["seats_left"] == 1
+    notes = inbox(memberday_client, member)
+    assert len(notes) == 1 and body["ticket_url"] in notes[0]["body"]
 
 
 def test_the_same_member_again_gets_the_same_registration(memberday_client, new_event, new_member, admin):
@@ -92,8 +94,9 @@ def test_cancelling_a_seat_confirms_the_first_waitlisted_member_and_tells_them(m
     still = memberday_client.get(f"/api/v1/registrations/{waiting[1]['id']}", headers=second["headers"])
     assert still.get_json()["waitlist_position"] == 1
     notes = inbox(memberday_client, first)
-    assert len(notes) == 1 and waiting[0]["ticket_code"] in notes[0]["body"]
-    assert inbox(memberday_client, second) == []
+    assert len(notes) == 2 and waiting[0]["ticket_code"] in notes[0]["body"]
+    assert "seat" in notes[0]["title"] and "waitlist" in notes[1]["title"].lower()
+    assert len(inbox(memberday_client, second)) == 1
 
     again = memberday_client.post(f"/api/v1/registrations/{seat['id']}/cancel", headers=seated["headers"])
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_cancelled"
