@@ -4,7 +4,7 @@ the event's online coupon once per member."""
 import re
 from urllib.parse import urlsplit
 
-from core.testing import run_concurrently
+from core.testing import csrf_token, run_concurrently
 from events_helpers import coupons, message, sign_up
 
 
@@ -73,7 +73,9 @@ def test_a_stranger_gets_a_join_link_that_brings_them_back_to_this_sign_up(membe
     page = memberday_client.get(f"{parts.path}?{parts.query}")
     assert page.status_code == 200 and event["title"] in page.get_data(as_text=True)
 
-    joined = memberday_client.post(f"{parts.path}?{parts.query}", data={"name": "New Fan", "phone": "0912345678"})
+    token = csrf_token(memberday_client, f"{parts.path}?{parts.query}")
+    joined = memberday_client.post(f"{parts.path}?{parts.query}", data={"name": "New Fan", "phone": "0912345678",
+                                                                       "csrf_token": token})
 
     assert joined.status_code == 303
     ticket_path = urlsplit(joined.headers["Location"]).path
@@ -84,7 +86,8 @@ def test_a_stranger_gets_a_join_link_that_brings_them_back_to_this_sign_up(membe
     again = message(memberday_client, admin, "wx-stranger", "報名")
     assert ticket_path in again
     # The link used again does not make a second account.
-    second = memberday_client.post(f"{parts.path}?{parts.query}", data={"name": "Someone"})
+    second = memberday_client.post(f"{parts.path}?{parts.query}", data={"name": "Someone",
+                                                                       "csrf_token": csrf_token(memberday_client)})
     assert second.status_code == 200 and "already a member" in second.get_data(as_text=True)
     assert memberday_client.get(f"/api/v1/events/{event['id']}/registrations",
                                 headers=admin).get_json()["total"] == 1
@@ -96,8 +99,9 @@ def test_a_forged_or_foreign_join_link_is_refused(memberday_client, admin, new_e
     link = re.search(r"https?://\S+", message(memberday_client, admin, "wx-x", "報名")).group(0)
     token = urlsplit(link).query.split("t=", 1)[1]
 
-    forged = memberday_client.post(f"/e/{event['id']}/join?t={token[:-2]}xx", data={"name": "Mallory"})
-    foreign = memberday_client.post(f"/e/{other['id']}/join?t={token}", data={"name": "Mallory"})
+    form = {"name": "Mallory", "csrf_token": csrf_token(memberday_client)}
+    forged = memberday_client.post(f"/e/{event['id']}/join?t={token[:-2]}xx", data=form)
+    foreign = memberday_client.post(f"/e/{other['id']}/join?t={token}", data=form)
 
     assert forged.status_code == foreign.status_code == 400
     assert memberday_client.get("/api/v1/members?q=Mallory", headers=admin).get_json()["total"] == 0
