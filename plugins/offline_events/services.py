@@ -630,10 +630,9 @@ def _decide(scan: Scan, event_id: int, ticket: str | None, registration_id: int 
         return _refusal("not_open", nonce, registration, checkin_opens_at=_iso(opens),
                         checkin_closes_at=_iso(closes))
 
-    registration.checkins_made += 1
-    registration.status = "checked_in"
-    registration.checked_in_at = scan.scanned_at
-    source = f"{PLUGIN_ID}:registration:{registration.id}:attendance:{registration.checkins_made}"
+    # What coming earns is booked first, the registration changed after: its UPDATE then goes out in
+    # the same flush as the check-in's INSERT instead of an autoflush of its own.
+    source = f"{PLUGIN_ID}:registration:{registration.id}:attendance:{registration.checkins_made + 1}"
     member = registration.member
     coupon = None
     with in_language(member):
@@ -642,6 +641,9 @@ def _decide(scan: Scan, event_id: int, ticket: str | None, registration_id: int 
                            _("Came to %(title)s", title=event.title)[:200], source)
         if event.attendance_coupon_template_id:
             coupon = rewards.issue_coupon(member.id, event.attendance_coupon_template_id, source=source + ":coupon")
+    registration.checkins_made += 1
+    registration.status = "checked_in"
+    registration.checked_in_at = scan.scanned_at
     checkin = CheckIn(registration_id=registration.id, event_id=event.id, member_id=member.id, nonce=nonce,
                       offline=scan.offline, scanned_at=scan.scanned_at, created_at=now, created_by=actor,
                       ledger_source=source, points_granted=int(event.attendance_points or 0),
