@@ -159,8 +159,10 @@ def _setup_plugins(app: Flask, api: Api, jobs: JobRegistry, host: PluginHost) ->
     app.jinja_env.globals["_"] = lambda text: translations.get(locale, {}).get(text, text)
 
     from core.cli import register_plugin_commands
+    from core.console import init_console
 
     register_plugin_commands(app, host)
+    init_console(app, host)
 
     if _plugin_migrations not in migrate.configure_callbacks:
         migrate.configure(_plugin_migrations)

@@ -96,7 +96,8 @@ def error_response(error: AppError):
         from flask import render_template
 
         try:
-            html = render_template("error.html", error=error)
+            template = "console/error.html" if request.path.startswith("/console") else "error.html"
+            html = render_template(template, error=error)
             return html, error.status, {"Content-Type": "text/html; charset=utf-8"}
         except Exception:  # a broken template must not turn a 404 into a 500
             log.exception("error page failed to render")

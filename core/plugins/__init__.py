@@ -53,6 +53,38 @@ class PluginStatus(str, Enum):
     __format__ = str.__format__
 
 
+@dataclass(frozen=True)
+class MenuEntry:
+    """A link in the console's menu to a page of a plugin's console blueprint.
+
+    ``title`` is shown as given (pass a ``lazy_gettext`` string to translate it);
+    ``endpoint`` names a view of the plugin's console blueprint, e.g. ``"referral_console.funnel"``.
+    """
+
+    title: Any
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A campaign's headline figure on the console's dashboard."""
+
+    label: Any
+    value: Any
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsolePages:
+    """What ``memberday_console_pages`` returns: a Flask blueprint served under
+    ``/console/<plugin id>``, its menu entries, and optionally a callable giving
+    the dashboard's headline figure for this campaign."""
+
+    blueprint: Any
+    menu: tuple = ()
+    headline: Any = None
+
+
 @dataclass
 class PluginRecord:
     """What the host knows of one installed plugin."""
@@ -84,4 +116,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["hookimpl", "hookspec", "PluginInfo", "PeriodicJob", "PageSection", "PluginRecord", "PluginStatus"]
+__all__ = ["hookimpl", "hookspec", "PluginInfo", "PeriodicJob", "PageSection", "MenuEntry", "Headline", "ConsolePages",
+           "PluginRecord", "PluginStatus"]

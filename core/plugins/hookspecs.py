@@ -209,6 +209,36 @@ def memberday_translations():
     """
 
 
+@hookspec
+def memberday_console_pages():
+    """Return a ``ConsolePages(blueprint, menu=[MenuEntry(title, endpoint)], headline=None)``.
+
+    The blueprint is a plain Flask blueprint; the console registers it under
+    ``/console/<plugin id>`` behind its sign-in and role gate (admins and
+    operators only: staff reach nothing but the scanner), and lists the menu
+    entries in its navigation. Templates extend ``console/base.html`` and fill
+    the ``content`` block. ``headline``, if given, is called with no arguments
+    to put one figure on the dashboard: it returns a ``Headline(label, value,
+    endpoint)``. While the plugin is off, its pages answer 404 and its menu
+    entries and headline are gone.
+
+    Result: used. Raising: the plugin is marked broken.
+
+    Example::
+
+        console = Blueprint("birthday_console", __name__)
+
+        @console.route("/")
+        def gifts():
+            return render_template("birthday_gift/console.html", gifts=recent_gifts())
+
+        @hookimpl
+        def memberday_console_pages():
+            return ConsolePages(console, menu=[MenuEntry(_l("Birthday gifts"), "birthday_console.gifts")],
+                                headline=lambda: Headline(_l("Gifts this month"), gifts_this_month()))
+    """
+
+
 # --------------------------------------------------------------------------
 # Event hooks: delivered from the outbox after the core commits (at least once,
 # in order per member, skipped while the plugin is off); results are ignored.

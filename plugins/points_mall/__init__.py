@@ -38,6 +38,13 @@ def memberday_blueprints(app):
 
 
 @hookimpl
+def memberday_console_pages():
+    from plugins.points_mall.console import PAGES
+
+    return PAGES
+
+
+@hookimpl
 def memberday_cli_commands():
     from plugins.points_mall.cli import mall
 

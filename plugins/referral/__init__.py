@@ -31,6 +31,13 @@ def memberday_blueprints(app):
 
 
 @hookimpl
+def memberday_console_pages():
+    from plugins.referral.console import PAGES
+
+    return PAGES
+
+
+@hookimpl
 def memberday_jobs():
     from plugins.referral import services
 

@@ -1,0 +1,37 @@
+"""The operators' console (/console) and the staff scanner (/console/scan).
+
+Server-rendered pages over the same services as the API: a switch, a refund or a
+redemption made here is the very call the API makes. Plugins add their own pages
+and menu entries through the ``memberday_console_pages`` hook; a switched-off
+plugin's pages answer 404 and leave the menu.
+"""
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf.csrf import generate_csrf
+
+from core.plugins import ConsolePages
+
+CONSOLE_PREFIX = "/console"
+
+
+def init_console(app: Flask, host) -> None:
+    """Register the console, then every plugin's console pages behind the same gate."""
+    from core.console.views import blp, console_labels, console_menu, console_time, gate
+
+    app.register_blueprint(blp)
+    pages: list[tuple[str, ConsolePages]] = []
+    for plugin_id, result in host.setup("memberday_console_pages"):
+        if not isinstance(result, ConsolePages):
+            host._mark_broken(host.records[plugin_id], "memberday_console_pages must return ConsolePages")
+            continue
+        app.register_blueprint(result.blueprint, url_prefix=f"{CONSOLE_PREFIX}/{plugin_id}")
+        # The gate is added to this app's copy of the blueprint's hooks: the blueprint object is shared by
+        # every app built in the process and must stay unchanged.
+        app.before_request_funcs.setdefault(result.blueprint.name, []).insert(0, gate)
+        host.blueprint_owner[result.blueprint.name] = plugin_id
+        pages.append((plugin_id, result))
+    app.extensions["memberday_console_pages"] = pages
+    app.jinja_env.globals.update(console_menu=console_menu, csrf_token=generate_csrf)
+    app.jinja_env.filters["console_time"] = console_time
+    app.context_processor(console_labels)

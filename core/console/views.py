@@ -1,0 +1,384 @@
+"""The console's own pages: sign-in, dashboard, plugins, orders, coupons and the staff scanner.
+
+Every page goes through ``gate``: signed-in operators only, staff only to the
+scanner, and every POST with its CSRF token. Views call the domain services the
+API calls; they hold no business rule of their own.
+"""
+from __future__ import annotations
+
+import secrets
+from zoneinfo import ZoneInfo
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, current_app, flash, g, has_request_context, jsonify, redirect, render_template,
+                   request, url_for)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import validate_csrf
+from marshmallow import ValidationError
+from sqlalchemy import or_, select
+from wtforms.validators import ValidationError as CsrfError
+
+from core.auth.services import ADMIN, MANAGERS
+from core.console import auth, services
+from core.console.forms import form_fields, read_form
+from core.errors import AppError, Forbidden, NotFound, Unauthorized, ValidationFailed
+from core.extensions import db
+from core.idempotency import idempotent
+from core.members.models import Member
+from core.orders import services as orders
+from core.orders.models import Order
+from core.plugins import services as plugin_services
+from core.plugins.host import current_host
+from core.rewards import services as rewards
+from core.rewards.models import Coupon, CouponTemplate
+from core.rewards.schemas import CouponTemplateCreateSchema
+
+blp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+                static_folder="static", static_url_path="/static")
+
+# Pages anyone may open, and the only ones staff may.
+PUBLIC = {"console.sign_in", "console.static"}
+STAFF_PAGES = {"console.scan", "console.scan_redeem", "console.scan_lookup", "console.sign_out"}
+PER_PAGE = 50
+
+
+# ------------------------------------------------------------------ the gate
+
+
+def gate():
+    """Signed in, allowed by role, and (for a POST) carrying the form's CSRF token."""
+    if request.method == "POST":
+        try:
+            validate_csrf(request.form.get("csrf_token") or request.headers.get("X-CSRFToken"))
+        except CsrfError:
+            raise ValidationFailed(_("The form has expired or did not come from this console. Reload the page "
+                                     "and try again."), code="csrf_failed") from None
+    if request.endpoint in PUBLIC:
+        return None
+    operator = auth.current_operator()
+    if operator is None:
+        if request.method == "GET" and request.accept_mimetypes.best != "application/json":
+            return redirect(url_for("console.sign_in", next=request.full_path))
+        raise Unauthorized(_("Sign in to the console first."))
+    if operator.role not in MANAGERS and request.endpoint not in STAFF_PAGES:
+        raise Forbidden(_("Staff accounts reach only the scanner."))
+    return None
+
+
+blp.before_request(gate)
+
+
+def require_admin():
+    if g.console_operator.role not in ADMIN:
+        raise Forbidden(_("Only admins may change this."))
+
+
+def actor() -> str:
+    operator = g.console_operator
+    return f"operator:{operator.id}:{operator.name}"
+
+
+CORE_MENU = (
+    (_l("Dashboard"), "console.dashboard"),
+    (_l("Orders"), "console.orders"),
+    (_l("Coupons"), "console.coupons"),
+    (_l("Plugins"), "console.plugins"),
+    (_l("Scanner"), "console.scan"),
+)
+
+
+def console_menu() -> list[tuple[str, str, bool]]:
+    """The navigation for the signed-in operator: (title, url, current) for each page they reach."""
+    operator = auth.current_operator()
+    if operator is None:
+        return []
+    entries = []
+    if operator.role in MANAGERS:
+        entries.extend(CORE_MENU[:-1])
+        host = current_host()
+        for plugin_id, pages in current_app.extensions.get("memberday_console_pages", []):
+            if host.is_enabled(plugin_id):
+                entries.extend((entry.title, entry.endpoint) for entry in pages.menu)
+    entries.append(CORE_MENU[-1])
+    return [(str(title), url_for(endpoint), request.endpoint == endpoint) for title, endpoint in entries]
+
+
+STATUS_NAMES = {"issued": _l("issued"), "redeemed": _l("redeemed"), "expired": _l("expired"), "void": _l("void")}
+CHANNEL_NAMES = {"online": _l("online"), "offline": _l("in store"), "any": _l("online and in store")}
+ROLE_NAMES = {"admin": _l("admin"), "operator": _l("operator"), "staff": _l("staff")}
+
+
+def console_labels() -> dict:
+    """Names of statuses, channels and roles in the page's language (console pages only)."""
+    if not has_request_context() or not request.path.startswith("/console"):
+        return {}
+    return {name: {key: str(text) for key, text in table.items()}
+            for name, table in (("status_names", STATUS_NAMES), ("channel_names", CHANNEL_NAMES),
+                                ("role_names", ROLE_NAMES))}
+
+
+def console_time(value) -> str:
+    """A stored UTC time as the brand's local date and minute."""
+    if not value:
+        return ""
+    return value.astimezone(ZoneInfo(current_app.config["BRAND_TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
+
+
+def _safe_next(target: str | None) -> str:
+    parts = urlsplit(target or "")
+    if target and not parts.scheme and not parts.netloc and parts.path.startswith("/console"):
+        return target
+    return url_for("console.dashboard")
+
+
+# ------------------------------------------------------------------ signing in
+
+
+@blp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    error = None
+    if request.method == "POST":
+        operator = auth.sign_in_with_token((request.form.get("name") or "").strip(),
+                                           (request.form.get("token") or "").strip())
+        if operator is not None:
+            home = url_for("console.scan") if operator.role not in MANAGERS else None
+            return redirect(home or _safe_next(request.args.get("next")), code=303)
+        error = _("That name and token do not match an operator.")
+    return render_template("console/sign_in.html", error=error), 401 if error else 200
+
+
+@blp.route("/sign-out", methods=["POST"])
+def sign_out():
+    auth.sign_out()
+    return redirect(url_for("console.sign_in"), code=303)
+
+
+# ------------------------------------------------------------------ dashboard
+
+
+@blp.route("/")
+def dashboard():
+    host = current_host()
+    headlines = []
+    for plugin_id, pages in current_app.extensions.get("memberday_console_pages", []):
+        if pages.headline is not None and host.is_enabled(plugin_id):
+            try:
+                headlines.append(pages.headline())
+            except Exception as exc:  # one campaign's figure must not take the dashboard down
+                host.record_failure(plugin_id, "console headline", exc)
+    return render_template("console/dashboard.html", points=services.points_liability(),
+                           orders=services.orders_by_day(), headlines=headlines)
+
+
+# ------------------------------------------------------------------ plugins
+
+
+@blp.route("/plugins")
+def plugins():
+    records = current_host().records.values()
+    return render_template("console/plugins.html", plugins=[plugin_services.describe(r) for r in records],
+                           audit=db.session.scalars(plugin_services.audit_log().limit(30)).all())
+
+
+@blp.route("/plugins/<string:plugin_id>/switch", methods=["POST"])
+def plugin_switch(plugin_id):
+    require_admin()
+    enabled = request.form.get("enabled") == "1"
+    try:
+        plugin_services.set_enabled(plugin_id, enabled, actor())
+    except AppError as error:
+        if error.status == 404:
+            raise
+        flash(error.message, "error")
+    else:
+        flash(_("%(plugin)s is on.", plugin=plugin_id) if enabled else _("%(plugin)s is off.", plugin=plugin_id),
+              "ok")
+    return redirect(url_for("console.plugins"), code=303)
+
+
+@blp.route("/plugins/<string:plugin_id>", methods=["GET", "POST"])
+def plugin_settings(plugin_id):
+    record = plugin_services.get_record(plugin_id)
+    schema_class = record.info.settings_schema if record.info else None
+    errors, values, status = {}, None, 200
+    if request.method == "POST":
+        require_admin()
+        if schema_class is None or not record.usable:
+            raise NotFound(_("This plugin has no settings."))
+        changes = read_form(schema_class(), request.form)
+        try:
+            plugin_services.update_settings(plugin_id, changes, actor())
+        except ValidationFailed as error:
+            errors, values, status = error.fields or {}, changes, 400
+            flash(_("The settings were not saved: see the marked fields."), "error")
+        else:
+            flash(_("Settings saved."), "ok")
+            return redirect(url_for("console.plugin_settings", plugin_id=plugin_id), code=303)
+    form = None
+    if schema_class is not None and record.usable:
+        saved = current_host().settings(plugin_id)
+        form = form_fields(schema_class(), values if values is not None else saved, errors)
+        if values is not None:  # keep showing which secrets are set after a refused save
+            for item in form:
+                item.secret_set = item.kind == "password" and bool(saved.get(item.name))
+    audit = db.session.scalars(plugin_services.audit_log(plugin_id).limit(50)).all()
+    return render_template("console/plugin.html", plugin=plugin_services.describe(record), form=form,
+                           audit=audit), status
+
+
+# ------------------------------------------------------------------ orders
+
+
+def _member_filter(text: str):
+    """Orders matching a search: the shop's order id, a member id (#12), or a member's phone or e-mail."""
+    if text.startswith("#") and text[1:].isdigit() and len(text) < 11:
+        return Order.member_id == int(text[1:])
+    members = select(Member.id).where(or_(Member.phone == text, Member.email == text.lower()))
+    return or_(Order.external_id == text, Order.member_id.in_(members))
+
+
+@blp.route("/orders", endpoint="orders")
+def order_list():
+    query_text = (request.args.get("q") or "").strip()[:200]
+    before = request.args.get("before", type=int)
+    query = select(Order).order_by(Order.id.desc()).limit(PER_PAGE + 1)
+    if query_text:
+        query = query.where(_member_filter(query_text))
+    if before:
+        query = query.where(Order.id < before)
+    rows = db.session.scalars(query).all()
+    more = len(rows) > PER_PAGE
+    rows = rows[:PER_PAGE]
+    names = dict(db.session.execute(select(Member.id, Member.name)
+                                    .where(Member.id.in_({row.member_id for row in rows}))).all())
+    return render_template("console/orders.html", orders=rows, names=names, q=query_text,
+                           next_before=rows[-1].id if more else None)
+
+
+@blp.route("/orders/<int:order_id>/refund", methods=["GET", "POST"])
+def refund(order_id):
+    order = db.session.get(Order, order_id)
+    if order is None:
+        raise NotFound(_("No such order."))
+    if request.method == "POST":
+        try:
+            refunded = orders.refund_order(order.external_id)
+        except AppError as error:
+            if error.status == 404:
+                raise
+            flash(error.message, "error")
+        else:
+            flash(_("Order %(order)s is refunded; the points it earned were taken back.",
+                    order=refunded.external_id), "ok")
+        return redirect(url_for("console.orders", q=order.external_id), code=303)
+    member = db.session.get(Member, order.member_id)
+    return render_template("console/refund.html", order=order, member=member)
+
+
+# ------------------------------------------------------------------ coupons
+
+
+def _template_choices():
+    return db.session.scalars(select(CouponTemplate).order_by(CouponTemplate.id.desc())).all()
+
+
+@blp.route("/coupons", methods=["GET"])
+def coupons():
+    return _coupons_page()
+
+
+def _coupons_page(template_form=None, status=200):
+    code = (request.args.get("code") or "").strip().upper()[:32]
+    found = db.session.scalar(select(Coupon).where(Coupon.code == code)) if code else None
+    owner = db.session.get(Member, found.member_id) if found else None
+    return render_template(
+        "console/coupons.html", templates=_template_choices(), code=code, coupon=found, owner=owner,
+        coupon_status=rewards.coupon_status,
+        template_form=template_form or form_fields(CouponTemplateCreateSchema()),
+        nonce=secrets.token_urlsafe(16)), status
+
+
+@blp.route("/coupons/templates", methods=["POST"])
+def coupon_template_create():
+    schema = CouponTemplateCreateSchema()
+    data = read_form(schema, request.form)
+    try:
+        loaded = schema.load(data)
+    except ValidationError as error:
+        flash(_("The template was not created: see the marked fields."), "error")
+        return _coupons_page(template_form=form_fields(schema, data, error.messages), status=400)
+    template = rewards.create_template(**loaded)
+    flash(_("Template “%(title)s” created.", title=template.title), "ok")
+    return redirect(url_for("console.coupons"), code=303)
+
+
+@blp.route("/coupons/issue", methods=["POST"])
+def coupon_issue():
+    member_id = request.form.get("member_id", type=int)
+    template_id = request.form.get("template_id", type=int)
+    nonce = (request.form.get("nonce") or "")[:64]
+    if not member_id or not template_id or not nonce or db.session.get(Member, member_id) is None:
+        flash(_("Choose a template and give the id of an existing member."), "error")
+        return redirect(url_for("console.coupons"), code=303)
+    # The form's nonce makes a double-submitted form issue one coupon.
+    coupon = rewards.issue_coupon(member_id, template_id, source=f"console:{g.console_operator.id}:{nonce}")
+    flash(_("Coupon %(code)s issued to member %(member)s.", code=coupon.code, member=member_id), "ok")
+    return redirect(url_for("console.coupons", code=coupon.code), code=303)
+
+
+# ------------------------------------------------------------------ staff scanner
+
+
+REASONS = {
+    "already_redeemed": _l("Already redeemed"),
+    "expired": _l("Expired"),
+    "void": _l("Void"),
+    "wrong_channel": _l("Not valid in store"),
+    "not_found": _l("Unknown code"),
+}
+
+
+def scanned_code(text: str) -> str:
+    """The coupon code in what the camera read: the code itself, or a link ending in it."""
+    text = (text or "").strip()
+    if "/" in text:
+        text = urlsplit(text).path.rstrip("/").rsplit("/", 1)[-1]
+    return text.upper()[:32]
+
+
+def _till_view(coupon: Coupon) -> dict:
+    """What the till needs of a coupon, and nothing of its member."""
+    return {"title": coupon.template.title, "channel": coupon.template.channel,
+            "status": rewards.coupon_status(coupon),
+            "expires_at": coupon.expires_at.isoformat() if coupon.expires_at else None}
+
+
+@blp.route("/scan")
+def scan():
+    return render_template("console/scan.html", reasons={key: str(text) for key, text in REASONS.items()})
+
+
+@blp.route("/scan/lookup")
+def scan_lookup():
+    code = scanned_code(request.args.get("code", ""))
+    coupon = db.session.scalar(select(Coupon).where(Coupon.code == code)) if code else None
+    if coupon is None:
+        raise NotFound(str(REASONS["not_found"]))
+    return jsonify(_till_view(coupon))
+
+
+@blp.route("/scan/redeem", methods=["POST"])
+@idempotent
+def scan_redeem():
+    """Redeem a scanned coupon (staff, in store) through the coupon service; the page's nonce is the
+    Idempotency-Key, so a scan sent twice redeems once and answers the same."""
+    body = request.get_json(silent=True) or {}
+    code = scanned_code(body.get("code") if isinstance(body.get("code"), str) else "")
+    try:
+        coupon = rewards.redeem_coupon(code, g.principal)
+    except AppError as error:
+        reason = error.code if error.code in REASONS else "not_found" if error.status == 404 else error.code
+        return jsonify({"status": "error", "reason": reason,
+                        "message": str(REASONS.get(reason, error.message))}), error.status
+    return jsonify({"status": "redeemed", "message": _("Redeemed"), **_till_view(coupon)})

@@ -1,0 +1,107 @@
+"""Who reaches which console page: sign-in, roles, CSRF on every form, and nothing from a CDN."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import update
+
+from core.auth.models import Operator
+from core.extensions import db
+
+STAFF_PAGES = {"console.scan", "console.scan_lookup", "console.scan_redeem", "console.sign_out"}
+PUBLIC = {"console.sign_in", "console.static"}
+
+
+def console_rules(app):
+    """Every console route (the core's and each plugin's console pages) with a URL to call it at."""
+    plugin_blueprints = {pages.blueprint.name for _, pages in app.extensions["memberday_console_pages"]}
+    assert {"referral_console", "points_mall_console"} <= plugin_blueprints
+    samples = {"plugin_id": "referral", "filename": "console.css"}
+    for rule in app.url_map.iter_rules():
+        blueprint = rule.endpoint.rpartition(".")[0]
+        if blueprint != "console" and blueprint not in plugin_blueprints:
+            continue
+        values = {name: samples.get(name, 1) for name in rule.arguments}
+        url = rule.build(values, append_unknown=False)[1]
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            yield rule.endpoint, method, url
+
+
+def test_the_console_asks_who_you_are(anonymous_console):
+    page = anonymous_console.get("/console/")
+    assert page.status_code == 302 and "/console/sign-in" in page.headers["Location"]
+    assert anonymous_console.get("/console/orders", headers={"Accept": "application/json"}).status_code == 401
+    assert anonymous_console.post("/console/plugins/referral/switch", {"enabled": "0"}).status_code == 401
+
+
+def test_a_wrong_token_does_not_sign_in(anonymous_console):
+    anonymous_console.sign_in("admin", name="ada")
+    other = type(anonymous_console)(anonymous_console.app)
+    response = other.post("/console/sign-in", {"name": "ada", "token": "op_wrong"})
+    assert response.status_code == 401
+    assert other.get("/console/").status_code == 302
+
+
+def test_staff_reach_only_the_scanner(staff_console):
+    checked = 0
+    for endpoint, method, url in console_rules(staff_console.app):
+        if endpoint in PUBLIC or endpoint == "console.sign_out":
+            continue
+        response = staff_console.get(url) if method == "GET" else staff_console.post(url, {})
+        if endpoint in STAFF_PAGES:
+            assert response.status_code != 403, (method, url)
+        else:
+            assert response.status_code == 403, (method, url, response.status_code)
+            checked += 1
+    assert checked >= 15
+    menu = staff_console.get("/console/scan").get_data(as_text=True)
+    assert "/console/orders" not in menu and "/console/plugins" not in menu
+
+
+def test_every_console_form_refuses_a_post_without_its_csrf_token(console):
+    posts = [(endpoint, url) for endpoint, method, url in console_rules(console.app) if method == "POST"]
+    # Sign-out last: the others are refused while signed in, not for want of a session.
+    posts.sort(key=lambda post: post[0] == "console.sign_out")
+    assert len(posts) >= 10
+    for endpoint, url in posts:
+        response = console.post(url, {"enabled": "0", "name": "x"}, csrf=False)
+        assert response.status_code == 400, (url, response.status_code)
+        assert b"csrf" in response.data.lower() or b"expired" in response.data.lower(), url
+        forged = console.post(url, {"enabled": "0", "csrf_token": "forged"}, csrf=False)
+        assert forged.status_code == 400, url
+    # Nothing was switched off by the refused posts.
+    plugins = console.get("/api/v1/plugins", headers={"Authorization": f"Bearer {console.operator['token']}"})
+    assert all(item["enabled"] for item in plugins.get_json()["items"] if item["id"] == "referral")
+
+
+def test_a_revoked_token_ends_the_console_session(console):
+    assert console.get("/console/").status_code == 200
+    with console.app.app_context():
+        db.session.execute(update(Operator).where(Operator.id == console.operator["id"]).values(token_hash="0" * 64))
+        db.session.commit()
+    assert console.get("/console/").status_code == 302
+    assert console.get("/console/orders", headers={"Accept": "application/json"}).status_code == 401
+
+
+def test_signing_out_ends_the_session(console):
+    assert console.post("/console/sign-out").status_code == 303
+    assert console.get("/console/").status_code == 302
+
+
+EXTERNAL = re.compile(r'(?:src|href)\s*=\s*["\']?\s*(?:https?:)?//', re.I)
+
+
+def test_no_console_page_loads_anything_from_another_site(console):
+    pages = [url for endpoint, method, url in console_rules(console.app)
+             if method == "GET" and endpoint not in {"console.static", "console.scan_lookup"}
+             and "export" not in endpoint]
+    for url in pages:
+        response = console.get(url)
+        if response.status_code != 200:
+            continue
+        html = response.get_data(as_text=True)
+        assert not EXTERNAL.search(html), url
+        assert "cdn" not in html.lower(), url
+    for asset in ("vendor/echarts.min.js", "vendor/jsQR.js", "console.js", "scan.js", "console.css"):
+        assert console.get(f"/console/static/{asset}").status_code == 200
