@@ -157,3 +157,12 @@ def read_form(schema, form, exclude: tuple = ()) -> dict:
         else:
             data[name] = raw
     return data
+
+
+def problems(messages) -> str:
+    """A marshmallow error dict on one line, for a flash message."""
+    if isinstance(messages, dict):
+        return "; ".join(f"{label_for(str(name))}: {problems(value)}" for name, value in messages.items())
+    if isinstance(messages, list):
+        return ", ".join(problems(value) for value in messages)
+    return str(messages)

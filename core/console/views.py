@@ -21,18 +21,20 @@ from wtforms.validators import ValidationError as CsrfError
 
 from core.auth.services import ADMIN, MANAGERS
 from core.console import auth, services
-from core.console.forms import form_fields, read_form
+from core.console.forms import form_fields, problems, read_form
 from core.errors import AppError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from core.extensions import db
 from core.idempotency import idempotent
+from core.members import services as members
 from core.members.models import Member
+from core.members.schemas import MemberUpdateSchema
 from core.orders import services as orders
 from core.orders.models import Order
 from core.plugins import services as plugin_services
 from core.plugins.host import current_host
 from core.rewards import services as rewards
 from core.rewards.models import Coupon, CouponTemplate
-from core.rewards.schemas import CouponTemplateCreateSchema
+from core.rewards.schemas import CouponTemplateCreateSchema, PointsAdjustSchema
 
 blp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                 static_folder="static", static_url_path="/static")
@@ -107,6 +109,8 @@ def console_menu() -> list[tuple[str, str, bool]]:
 STATUS_NAMES = {"issued": _l("issued"), "redeemed": _l("redeemed"), "expired": _l("expired"), "void": _l("void")}
 CHANNEL_NAMES = {"online": _l("online"), "offline": _l("in store"), "any": _l("online and in store")}
 ROLE_NAMES = {"admin": _l("admin"), "operator": _l("operator"), "staff": _l("staff")}
+STAGE_NAMES = {"prospect": _l("prospect"), "new": _l("new"), "active": _l("active"), "at_risk": _l("at risk"),
+               "lapsed": _l("lapsed")}
 
 
 def console_labels() -> dict:
@@ -115,7 +119,7 @@ def console_labels() -> dict:
         return {}
     return {name: {key: str(text) for key, text in table.items()}
             for name, table in (("status_names", STATUS_NAMES), ("channel_names", CHANNEL_NAMES),
-                                ("role_names", ROLE_NAMES))}
+                                ("role_names", ROLE_NAMES), ("stage_names", STAGE_NAMES))}
 
 
 def console_time(value) -> str:
@@ -225,6 +229,60 @@ def plugin_settings(plugin_id):
     audit = db.session.scalars(plugin_services.audit_log(plugin_id).limit(50)).all()
     return render_template("console/plugin.html", plugin=plugin_services.describe(record), form=form,
                            audit=audit), status
+
+
+# ------------------------------------------------------------------ members
+
+
+@blp.route("/members/<int:member_id>")
+def member(member_id):
+    found = members.get_member(member_id)
+    return render_template(
+        "console/member.html", member=found, stage=found.stage(),
+        entries=db.session.scalars(rewards.history(member_id).limit(50)).all(),
+        coupons=db.session.scalars(select(Coupon).where(Coupon.member_id == member_id)
+                                   .order_by(Coupon.id.desc()).limit(50)).all(),
+        orders=db.session.scalars(select(Order).where(Order.member_id == member_id)
+                                  .order_by(Order.id.desc()).limit(50)).all(),
+        coupon_status=rewards.coupon_status, tiers=current_app.config["TIERS"],
+        nonce=secrets.token_urlsafe(16))
+
+
+@blp.route("/members/<int:member_id>/points", methods=["POST"])
+def member_points(member_id):
+    members.get_member(member_id)
+    nonce = (request.form.get("nonce") or "")[:64]
+    try:
+        data = PointsAdjustSchema().load({"points": request.form.get("points", type=int),
+                                          "reason": request.form.get("reason", "")})
+        if not nonce:
+            raise ValidationFailed(fields={"nonce": ["required"]})
+        # The form's nonce names the effect: a form sent twice books once.
+        entry = rewards.adjust(member_id, data["points"], data["reason"],
+                               f"adjustment:console:{g.console_operator.id}:{nonce}")
+    except ValidationError as error:
+        flash(_("Not booked: %(problem)s", problem=problems(error.messages)), "error")
+    except AppError as error:
+        if error.status == 404:
+            raise
+        flash(_("Not booked: %(problem)s", problem=error.message), "error")
+    else:
+        flash(_("Booked %(points)+d points.", points=entry.points), "ok")
+    return redirect(url_for("console.member", member_id=member_id), code=303)
+
+
+@blp.route("/members/<int:member_id>/profile", methods=["POST"])
+def member_profile(member_id):
+    members.get_member(member_id)
+    tags = [tag.strip() for tag in (request.form.get("tags") or "").split(",") if tag.strip()]
+    try:
+        data = MemberUpdateSchema().load({"tier": request.form.get("tier", ""), "tags": tags})
+    except ValidationError as error:
+        flash(_("Not saved: %(problem)s", problem=problems(error.messages)), "error")
+    else:
+        members.update_member(member_id, **data)
+        flash(_("Saved."), "ok")
+    return redirect(url_for("console.member", member_id=member_id), code=303)
 
 
 # ------------------------------------------------------------------ orders

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from core.console.forms import problems
 from core.errors import AppError, Conflict
 from core.extensions import db
 from core.members.models import Member
@@ -35,9 +36,9 @@ REASON_NAMES = {
 def _funnel_chart(funnel: dict) -> dict:
     steps = [(_("Visits (clicks and scans)"), funnel["clicks"] + funnel["scans"]), (_("Joined"), funnel["signups"]),
              (_("Qualified"), funnel["qualified"]), (_("Rewarded"), funnel["rewarded"])]
-    return {"tooltip": {"trigger": "item"},
+    return {"tooltip": {"trigger": "item"}, "color": ["#0a7d55", "#3f9d74", "#7cc4a4", "#e8a33d"],
             "series": [{"type": "funnel", "sort": "none", "left": "5%", "width": "90%", "minSize": "8%",
-                        "label": {"show": True, "position": "inside", "formatter": "{b}: {c}"},
+                        "label": {"show": True, "position": "inside", "formatter": "{b}: {c}", "color": "#fff"},
                         "data": [{"name": name, "value": value} for name, value in steps]}]}
 
 
@@ -61,14 +62,6 @@ def overview():
         reason_names=REASON_NAMES, exports=exports)
 
 
-def _problems(messages) -> str:
-    if isinstance(messages, dict):
-        return "; ".join(f"{name}: {_problems(value)}" for name, value in messages.items())
-    if isinstance(messages, list):
-        return ", ".join(_problems(value) for value in messages)
-    return str(messages)
-
-
 @console.route("/exports", methods=["POST"])
 def export_create():
     raw = (request.form.get("member_ids") or "").replace(",", " ").split()
@@ -80,9 +73,9 @@ def export_create():
         export = services.request_qr_export(data["member_ids"], data["image_format"],
                                             f"operator:{g.console_operator.id}")
     except ValidationError as error:
-        flash(_("The export was not started: %(problem)s", problem=_problems(error.messages)), "error")
+        flash(_("The export was not started: %(problem)s", problem=problems(error.messages)), "error")
     except AppError as error:
-        flash(_("The export was not started: %(problem)s", problem=_problems(error.fields or error.message)),
+        flash(_("The export was not started: %(problem)s", problem=problems(error.fields or error.message)),
               "error")
     else:
         flash(_("Export %(id)s started.", id=export.id), "ok")

@@ -247,3 +247,21 @@ def test_referral_page_funnel_and_qr_export_with_progress(console):
     assert archive.namelist() == [f"{referrer['id']}-{code}.svg"]
     refused = console.post("/console/referral/exports", {"member_ids": "99999"}, follow_redirects=True)
     assert "unknown: 99999" in refused.get_data(as_text=True)
+
+
+def test_a_members_page_books_an_adjustment_once_per_form_and_saves_tags(console):
+    member = new_member(console, "Lin", phone="+886933000111")
+    paid_order(console, member["id"], "M-1", "80.00")
+    page = console.get(f"/console/members/{member['id']}").get_data(as_text=True)
+    assert "M-1" in page and 'data-figure="balance">80<' in page
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page).group(1)
+    for _ in range(2):
+        console.post(f"/console/members/{member['id']}/points", {"points": "-30", "reason": "goodwill", "nonce": nonce})
+    assert console.http.get(f"/api/v1/members/{member['id']}/points", headers=api(console)).get_json()["balance"] == 50
+    refused = console.post(f"/console/members/{member['id']}/points",
+                           {"points": "-500", "reason": "too much", "nonce": "other"}, follow_redirects=True)
+    assert "Not booked" in refused.get_data(as_text=True)
+    console.post(f"/console/members/{member['id']}/profile", {"tier": "gold", "tags": "vip, coffee"})
+    saved = console.http.get(f"/api/v1/members/{member['id']}", headers=api(console)).get_json()
+    assert saved["tier"] == "gold" and saved["tags"] == ["vip", "coffee"]
+    assert console.get("/console/members/999999").status_code == 404
