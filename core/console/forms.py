@@ -61,10 +61,9 @@ def _choices(schema_field) -> list:
 
 
 def label_for(name: str, schema_field=None) -> str:
-    """A field's label: its ``label`` metadata, else its name in words, through the catalogs."""
-    text = (schema_field.metadata.get("label") if schema_field is not None else None) or \
-        name.replace("_", " ").capitalize()
-    return _(text)
+    """A field's label: its ``label`` metadata (a lazy_gettext string), else its name in words."""
+    label = schema_field.metadata.get("label") if schema_field is not None else None
+    return str(label) if label else _(name.replace("_", " ").capitalize())
 
 
 def _shown(kind: str, value):
@@ -100,7 +99,7 @@ def form_fields(schema, values: dict | None = None, errors: dict | None = None,
             name=name, label=label_for(name, schema_field), kind=kind,
             value="" if kind == "password" else _shown(kind, value),
             choices=_choices(schema_field), required=schema_field.required,
-            help=_(schema_field.metadata["description"]) if schema_field.metadata.get("description") else "",
+            help=str(schema_field.metadata.get("help") or ""),
             secret_set=kind == "password" and bool(value), errors=[str(m) for m in messages]))
     return result
 

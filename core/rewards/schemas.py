@@ -1,4 +1,5 @@
 """Points and coupon payloads."""
+from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
 from core.rewards.models import CHANNELS
@@ -31,13 +32,21 @@ class PointsSchema(BaseSchema):
 
 
 class CouponTemplateCreateSchema(BaseSchema):
-    title = Text(required=True, max_length=120)
-    description = Text(max_length=500, load_default="", allow_empty=True)
-    value = Money(load_default="0")
-    channel = fields.String(load_default="any", validate=validate.OneOf(CHANNELS))
+    title = Text(required=True, max_length=120,
+                 metadata={"label": _l("Title")})
+    description = Text(max_length=500, load_default="", allow_empty=True,
+                       metadata={"label": _l("Description")})
+    value = Money(load_default="0",
+                  metadata={"label": _l("Value")})
+    channel = fields.String(load_default="any", validate=validate.OneOf(CHANNELS),
+                            metadata={"label": _l("Channel")})
     valid_days = fields.Integer(strict=True, allow_none=True, load_default=None,
-                                validate=validate.Range(min=1, max=3650))
-    valid_until = When(allow_none=True, load_default=None)
+                                validate=validate.Range(min=1, max=3650),
+                                metadata={"label": _l("Valid for (days)"),
+                                          "help": _l("Days an issued coupon stays valid.")})
+    valid_until = When(allow_none=True, load_default=None,
+                       metadata={"label": _l("Valid until"),
+                                 "help": _l("The last moment any coupon of this template is valid.")})
 
 
 class CouponTemplateSchema(CouponTemplateCreateSchema):

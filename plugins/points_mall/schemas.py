@@ -1,4 +1,5 @@
 """Points mall payloads: items, voucher code imports, redemptions, settings."""
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
 from core.schemas import MAX_INT, MAX_POINTS, BaseSchema, Id, PageArgs, Text, When
@@ -10,27 +11,41 @@ MAX_CODES_PER_IMPORT = 20_000
 class MallSettingsSchema(BaseSchema):
     low_stock_threshold = fields.Integer(
         load_default=5, validate=validate.Range(min=0, max=1_000_000),
-        metadata={"description": "Operators are told once when what is left of an item falls to this."})
+        metadata={"label": _l("Low stock threshold"),
+                  "help": _l("Operators are told once when what is left of an item falls to this."),
+                  "description": "Operators are told once when what is left of an item falls to this."})
 
 
 class ItemWriteSchema(BaseSchema):
     """An item as an operator creates it; with ``partial=True``, as a PATCH changes it."""
 
-    name = Text(required=True, max_length=120)
-    description = Text(max_length=2000, allow_empty=True, load_default="")
+    name = Text(required=True, max_length=120,
+                metadata={"label": _l("Name")})
+    description = Text(max_length=2000, allow_empty=True, load_default="",
+                       metadata={"label": _l("Description")})
     image_url = fields.Url(schemes={"http", "https"}, allow_none=True, load_default=None,
-                           validate=validate.Length(max=500))
-    points_cost = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_POINTS))
+                           validate=validate.Length(max=500),
+                           metadata={"label": _l("Image address")})
+    points_cost = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_POINTS),
+                                 metadata={"label": _l("Points cost")})
     stock = fields.Integer(strict=True, allow_none=True, load_default=None, validate=validate.Range(min=0, max=MAX_INT),
-                           metadata={"description": "Units left; null means unlimited."})
+                           metadata={"label": _l("Stock"),
+                                     "help": _l("Units left; empty means unlimited."),
+                                     "description": "Units left; null means unlimited."})
     per_member_limit = fields.Integer(strict=True, allow_none=True, load_default=None,
-                                      validate=validate.Range(min=1, max=1_000_000))
-    min_tier = Text(max_length=20, allow_none=True, load_default=None)
-    starts_at = When(allow_none=True, load_default=None)
-    ends_at = When(allow_none=True, load_default=None)
+                                      validate=validate.Range(min=1, max=1_000_000),
+                                      metadata={"label": _l("Per member limit")})
+    min_tier = Text(max_length=20, allow_none=True, load_default=None,
+                    metadata={"label": _l("Lowest tier")})
+    starts_at = When(allow_none=True, load_default=None,
+                     metadata={"label": _l("Starts at")})
+    ends_at = When(allow_none=True, load_default=None,
+                   metadata={"label": _l("Ends at")})
     exclusive = fields.Boolean(load_default=False, metadata={
+        "label": _l("Exclusive"), "help": _l("Only members a campaign offer covers see and take it."),
         "description": "Only members a plugin's offer covers (memberday_mall_offers) see and take it."})
-    active = fields.Boolean(load_default=True)
+    active = fields.Boolean(load_default=True,
+                            metadata={"label": _l("Active")})
 
     @validates("min_tier")
     def _known_tier(self, value, **kwargs):

@@ -1,6 +1,7 @@
 """Referral payloads: the programme's settings and the API's requests and answers."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
 from core.schemas import MAX_INT, MAX_POINTS, BaseSchema, Id, Money, PageArgs, Text, When
@@ -18,26 +19,45 @@ class ReferralSettingsSchema(BaseSchema):
     """The referral programme, as the operator sets it up (every field has a default)."""
 
     qualify_on = fields.String(load_default="first_order", validate=validate.OneOf(["signup", "first_order"]),
-                               metadata={"description": "signup: joining qualifies; first_order: the first "
+                               metadata={"label": _l("Qualify on"),
+                                         "help": _l("signup: joining qualifies; first_order: the first paid order "
+                                                    "of at least the minimum amount"),
+                                         "description": "signup: joining qualifies; first_order: the first "
                                                         "paid order of at least min_order_amount"})
-    min_order_amount = Money(load_default="0.00")
-    hold_days = fields.Integer(load_default=14, strict=True, validate=validate.Range(min=0, max=365))
-    referrer_points = fields.Integer(load_default=200, strict=True, validate=validate.Range(min=0, max=MAX_POINTS))
-    referee_points = fields.Integer(load_default=100, strict=True, validate=validate.Range(min=0, max=MAX_POINTS))
-    referrer_coupon_template_id = Id(load_default=None, allow_none=True)
-    referee_coupon_template_id = Id(load_default=None, allow_none=True)
-    attribution_window_days = fields.Integer(load_default=30, strict=True, validate=validate.Range(min=1, max=365))
+    min_order_amount = Money(load_default="0.00",
+                             metadata={"label": _l("Minimum order amount")})
+    hold_days = fields.Integer(load_default=14, strict=True, validate=validate.Range(min=0, max=365),
+                               metadata={"label": _l("Hold (days)")})
+    referrer_points = fields.Integer(load_default=200, strict=True, validate=validate.Range(min=0, max=MAX_POINTS),
+                                     metadata={"label": _l("Referrer points")})
+    referee_points = fields.Integer(load_default=100, strict=True, validate=validate.Range(min=0, max=MAX_POINTS),
+                                    metadata={"label": _l("Referee points")})
+    referrer_coupon_template_id = Id(load_default=None, allow_none=True,
+                                     metadata={"label": _l("Referrer coupon template id")})
+    referee_coupon_template_id = Id(load_default=None, allow_none=True,
+                                    metadata={"label": _l("Referee coupon template id")})
+    attribution_window_days = fields.Integer(load_default=30, strict=True, validate=validate.Range(min=1, max=365),
+                                             metadata={"label": _l("Attribution window (days)")})
     max_referrals_per_day = fields.Integer(load_default=10, allow_none=True, strict=True,
                                            validate=validate.Range(min=1, max=100_000),
-                                           metadata={"description": "per referrer; null for no limit"})
+                                           metadata={"label": _l("Max referrals per day"),
+                                                     "help": _l("Per referrer; empty for no limit."),
+                                                     "description": "per referrer; null for no limit"})
     max_referrals_per_month = fields.Integer(load_default=50, allow_none=True, strict=True,
                                              validate=validate.Range(min=1, max=1_000_000),
-                                             metadata={"description": "per referrer; null for no limit"})
+                                             metadata={"label": _l("Max referrals per month"),
+                                                       "help": _l("Per referrer; empty for no limit."),
+                                                       "description": "per referrer; null for no limit"})
     landing_url = Text(max_length=500, load_default=None, allow_none=True,
-                       metadata={"description": "where /r/{code} leads; empty: the plugin's own join page"})
+                       metadata={"label": _l("Landing page"),
+                                 "help": _l("Where share links lead; empty: the plugin's own join page."),
+                                 "description": "where /r/{code} leads; empty: the plugin's own join page"})
     milestones = fields.List(fields.Nested(MilestoneSchema), load_default=list, validate=validate.Length(max=20),
-                             metadata={"description": 'extra referrer points, e.g. [{"count": 3, "points": 200}]'})
-    clawback_after_release = fields.Boolean(load_default=False)
+                             metadata={"label": _l("Milestones"),
+                                       "help": _l('Extra points for the referrer, e.g. [{"count": 3, "points": 200}]'),
+                                       "description": 'extra referrer points, e.g. [{"count": 3, "points": 200}]'})
+    clawback_after_release = fields.Boolean(load_default=False,
+                                            metadata={"label": _l("Take rewards back after a late refund")})
 
     @validates("landing_url")
     def _landing_url(self, value, **kwargs):
