@@ -19,7 +19,8 @@ from marshmallow import ValidationError
 from sqlalchemy import or_, select
 from wtforms.validators import ValidationError as CsrfError
 
-from core.auth.services import ADMIN, MANAGERS
+from core.auth.models import ROLES, Operator
+from core.auth.services import ADMIN, MANAGERS, create_operator
 from core.console import auth, services
 from core.console.forms import form_fields, problems, read_form
 from core.errors import AppError, Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -86,6 +87,7 @@ CORE_MENU = (
     (_l("Orders"), "console.orders"),
     (_l("Coupons"), "console.coupons"),
     (_l("Plugins"), "console.plugins"),
+    (_l("Operators"), "console.operators"),
     (_l("Scanner"), "console.scan"),
 )
 
@@ -383,6 +385,27 @@ def coupon_issue():
     coupon = rewards.issue_coupon(member_id, template_id, source=f"console:{g.console_operator.id}:{nonce}")
     flash(_("Coupon %(code)s issued to member %(member)s.", code=coupon.code, member=member_id), "ok")
     return redirect(url_for("console.coupons", code=coupon.code), code=303)
+
+
+# ------------------------------------------------------------------ operators
+
+
+@blp.route("/operators", methods=["GET", "POST"])
+def operators():
+    new_token, error = None, None
+    if request.method == "POST":
+        require_admin()
+        try:
+            created, new_token = create_operator((request.form.get("name") or "").strip(),
+                                                 request.form.get("role", ""))
+        except AppError as failure:
+            error = failure.message
+        else:
+            flash(_("Operator %(name)s created. Their API token is shown below, this once.", name=created.name),
+                  "ok")
+    rows = db.session.scalars(select(Operator).order_by(Operator.name)).all()
+    return render_template("console/operators.html", operators=rows, new_token=new_token, error=error,
+                           roles=ROLES), 400 if error else 200
 
 
 # ------------------------------------------------------------------ staff scanner

@@ -265,3 +265,17 @@ def test_a_members_page_books_an_adjustment_once_per_form_and_saves_tags(console
     saved = console.http.get(f"/api/v1/members/{member['id']}", headers=api(console)).get_json()
     assert saved["tier"] == "gold" and saved["tags"] == ["vip", "coffee"]
     assert console.get("/console/members/999999").status_code == 404
+
+
+def test_admins_create_operators_and_see_the_token_once(console, memberday_app):
+    from conftest import ConsoleClient
+
+    created = console.post("/console/operators", {"name": "till-3", "role": "staff"})
+    assert created.status_code == 200
+    token = re.search(r"<code data-new-token>([^<]+)</code>", created.get_data(as_text=True)).group(1)
+    assert console.http.get("/api/v1/coupon-templates", headers=bearer(token)).status_code == 200
+    listed = console.get("/console/operators").get_data(as_text=True)
+    assert 'data-operator="till-3"' in listed and token not in listed
+    assert console.post("/console/operators", {"name": "till-3", "role": "staff"}).status_code == 400
+    operator = ConsoleClient(memberday_app).sign_in("operator")
+    assert operator.post("/console/operators", {"name": "x", "role": "admin"}).status_code == 403
