@@ -53,10 +53,12 @@ def _kind(schema_field) -> str:
     return "text"
 
 
-def _choices(schema_field) -> list:
+def _choices(schema_field) -> list[tuple[str, str]]:
+    """(value, label) for a field limited to a set; labels from its ``choice_labels`` metadata."""
+    labels = schema_field.metadata.get("choice_labels") or {}
     for validator in schema_field.validators:
         if isinstance(validator, validate.OneOf):
-            return list(validator.choices)
+            return [(choice, str(labels.get(choice, choice))) for choice in validator.choices]
     return []
 
 

@@ -39,7 +39,9 @@ class CouponTemplateCreateSchema(BaseSchema):
     value = Money(load_default="0",
                   metadata={"label": _l("Value")})
     channel = fields.String(load_default="any", validate=validate.OneOf(CHANNELS),
-                            metadata={"label": _l("Channel")})
+                            metadata={"label": _l("Channel"),
+                                      "choice_labels": {"online": _l("online"), "offline": _l("in store"),
+                                                        "any": _l("online and in store")}})
     valid_days = fields.Integer(strict=True, allow_none=True, load_default=None,
                                 validate=validate.Range(min=1, max=3650),
                                 metadata={"label": _l("Valid for (days)"),

@@ -20,6 +20,8 @@ class ReferralSettingsSchema(BaseSchema):
 
     qualify_on = fields.String(load_default="first_order", validate=validate.OneOf(["signup", "first_order"]),
                                metadata={"label": _l("Qualify on"),
+                                         "choice_labels": {"signup": _l("when the friend joins"),
+                                                           "first_order": _l("at the friend's first order")},
                                          "help": _l("signup: joining qualifies; first_order: the first paid order "
                                                     "of at least the minimum amount"),
                                          "description": "signup: joining qualifies; first_order: the first "
