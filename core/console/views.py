@@ -460,6 +460,9 @@ def scan_redeem():
         coupon = rewards.redeem_coupon(code, g.principal)
     except AppError as error:
         reason = error.code if error.code in REASONS else "not_found" if error.status == 404 else error.code
-        return jsonify({"status": "error", "reason": reason,
-                        "message": str(REASONS.get(reason, error.message))}), error.status
+        answer = {"status": "error", "reason": reason, "message": str(REASONS.get(reason, error.message))}
+        known = db.session.scalar(select(Coupon).where(Coupon.code == code)) if error.status == 409 else None
+        if known is not None:  # what the till needs to explain the refusal
+            answer.update(_till_view(known))
+        return jsonify(answer), error.status
     return jsonify({"status": "redeemed", "message": _("Redeemed"), **_till_view(coupon)})

@@ -154,6 +154,7 @@ def test_staff_scanner_redeems_once_and_says_why_not_twice(console, staff_consol
     assert second.status_code == 409
     assert second.get_json()["reason"] == "already_redeemed"
     assert second.get_json()["message"] == "Already redeemed"
+    assert set(second.get_json()) == {"status", "reason", "message", "title", "channel", "expires_at"}
     unknown = staff_console.post_json("/console/scan/redeem", {"code": "NOPE"}, headers={"Idempotency-Key": "scan-3"})
     assert unknown.status_code == 404 and unknown.get_json()["reason"] == "not_found"
     coupons = console.http.get(f"/api/v1/members/{member['id']}/coupons", headers=api(console)).get_json()["items"]

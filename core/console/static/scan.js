@@ -12,6 +12,8 @@
     box.className = "result " + kind;
     el("scan-headline").textContent = headline;
     el("scan-detail").textContent = detail || "";
+    // A short buzz for a good scan, a long one for a refusal: staff need not look at the screen.
+    if (kind !== "info" && navigator.vibrate) navigator.vibrate(kind === "ok" ? 80 : [200, 80, 200]);
   }
 
   function describe(coupon) {
@@ -58,7 +60,7 @@
       } else {
         var reason = body.reason || (body.error && body.error.code) || "";
         show("bad", text.reasons[reason] || body.message || (body.error && body.error.message) || text.error,
-             text.error);
+             body.title ? describe(body) : text.error);
       }
     }).catch(function () {
       show("bad", text.error, text.offline);
