@@ -64,12 +64,20 @@ def gate():
         if request.method == "GET" and request.accept_mimetypes.best != "application/json":
             return redirect(url_for("console.sign_in", next=request.full_path))
         raise Unauthorized(_("Sign in to the console first."))
-    if operator.role not in MANAGERS and request.endpoint not in STAFF_PAGES:
+    if operator.role not in MANAGERS and not staff_may_open(request.endpoint):
         raise Forbidden(_("Staff accounts reach only the scanner."))
     return None
 
 
 blp.before_request(gate)
+
+
+def staff_may_open(endpoint: str | None) -> bool:
+    """The scanner, and the pages plugins open to staff (while the plugin is on)."""
+    if endpoint in STAFF_PAGES:
+        return True
+    return any(endpoint in pages.staff_endpoints
+               for _, pages in current_app.extensions.get("memberday_console_pages", []))
 
 
 def require_admin():
@@ -97,13 +105,13 @@ def console_menu() -> list[tuple[str, str, bool]]:
     operator = auth.current_operator()
     if operator is None:
         return []
-    entries = []
-    if operator.role in MANAGERS:
-        entries.extend(CORE_MENU[:-1])
-        host = current_host()
-        for plugin_id, pages in current_app.extensions.get("memberday_console_pages", []):
-            if host.is_enabled(plugin_id):
-                entries.extend((entry.title, entry.endpoint) for entry in pages.menu)
+    manager = operator.role in MANAGERS
+    entries = list(CORE_MENU[:-1]) if manager else []
+    host = current_host()
+    for plugin_id, pages in current_app.extensions.get("memberday_console_pages", []):
+        if host.is_enabled(plugin_id):
+            entries.extend((entry.title, entry.endpoint) for entry in pages.menu
+                           if manager or entry.endpoint in pages.staff_endpoints)
     entries.append(CORE_MENU[-1])
     return [(str(title), url_for(endpoint), request.endpoint == endpoint) for title, endpoint in entries]
 

@@ -77,12 +77,15 @@ class Headline:
 @dataclass(frozen=True)
 class ConsolePages:
     """What ``memberday_console_pages`` returns: a Flask blueprint served under
-    ``/console/<plugin id>``, its menu entries, and optionally a callable giving
-    the dashboard's headline figure for this campaign."""
+    ``/console/<plugin id>``, its menu entries, optionally a callable giving the
+    dashboard's headline figure for this campaign, and the endpoints store staff
+    may open too (a scanner of the plugin's own; every other page is for admins
+    and operators)."""
 
     blueprint: Any
     menu: tuple = ()
     headline: Any = None
+    staff_endpoints: tuple = ()
 
 
 @dataclass

@@ -219,8 +219,10 @@ def memberday_console_pages():
     entries in its navigation. Templates extend ``console/base.html`` and fill
     the ``content`` block. ``headline``, if given, is called with no arguments
     to put one figure on the dashboard: it returns a ``Headline(label, value,
-    endpoint)``. While the plugin is off, its pages answer 404 and its menu
-    entries and headline are gone.
+    endpoint)``. ``staff_endpoints`` names the pages store staff may open as
+    well (a scanner of the plugin's own); its menu entries show for staff too.
+    While the plugin is off, its pages answer 404 and its menu entries and
+    headline are gone.
 
     Result: used. Raising: the plugin is marked broken.
 
