@@ -8,7 +8,6 @@ plugin's pages answer 404 and leave the menu.
 from __future__ import annotations
 
 from flask import Flask
-from flask_wtf.csrf import generate_csrf
 
 from core.plugins import ConsolePages
 
@@ -32,6 +31,6 @@ def init_console(app: Flask, host) -> None:
         host.blueprint_owner[result.blueprint.name] = plugin_id
         pages.append((plugin_id, result))
     app.extensions["memberday_console_pages"] = pages
-    app.jinja_env.globals.update(console_menu=console_menu, csrf_token=generate_csrf)
+    app.jinja_env.globals.update(console_menu=console_menu)
     app.jinja_env.filters["console_time"] = console_time
     app.context_processor(console_labels)

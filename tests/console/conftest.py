@@ -61,3 +61,9 @@ def staff_console(memberday_app):
 @pytest.fixture
 def anonymous_console(memberday_app):
     return ConsoleClient(memberday_app)
+
+
+@pytest.fixture
+def sign_in_as(memberday_app):
+    """``sign_in_as(role)``: another browser, signed in as a new operator of that role."""
+    return lambda role: ConsoleClient(memberday_app).sign_in(role)

@@ -37,7 +37,7 @@ def test_the_console_asks_who_you_are(anonymous_console):
 
 def test_a_wrong_token_does_not_sign_in(anonymous_console):
     anonymous_console.sign_in("admin", name="ada")
-    other = type(anonymous_console)(anonymous_console.app)
+    other = type(anonymous_console)(anonymous_console.app)  # a second browser
     response = other.post("/console/sign-in", {"name": "ada", "token": "op_wrong"})
     assert response.status_code == 401
     assert other.get("/console/").status_code == 302

@@ -47,10 +47,8 @@ def test_a_plugin_switched_in_the_console_is_off_in_the_api_and_in_another_proce
     assert "switched off" in log and "switched on" in log
 
 
-def test_only_admins_switch_plugins_and_change_settings(memberday_app):
-    from conftest import ConsoleClient
-
-    operator = ConsoleClient(memberday_app).sign_in("operator")
+def test_only_admins_switch_plugins_and_change_settings(sign_in_as):
+    operator = sign_in_as("operator")
     assert operator.get("/console/plugins").status_code == 200
     assert operator.post("/console/plugins/referral/switch", {"enabled": "0"}).status_code == 403
     assert operator.post("/console/plugins/referral", {"hold_days": "3"}).status_code == 403
@@ -171,11 +169,9 @@ def test_a_staff_look_up_shows_only_what_the_till_needs(console, staff_console):
     assert staff_console.get(f"/console/coupons?code={coupon['code']}").status_code == 403
 
 
-def test_two_scanners_scanning_the_same_coupon_at_once_redeem_it_once(console, memberday_app):
-    from conftest import ConsoleClient
-
+def test_two_scanners_scanning_the_same_coupon_at_once_redeem_it_once(console, sign_in_as):
     coupon = issue(console, new_member(console)["id"])
-    scanners = [ConsoleClient(memberday_app).sign_in("staff") for _ in range(4)]
+    scanners = [sign_in_as("staff") for _ in range(4)]
     tokens = [scanner.csrf_token() for scanner in scanners]
 
     def scan(index):
@@ -268,9 +264,7 @@ def test_a_members_page_books_an_adjustment_once_per_form_and_saves_tags(console
     assert console.get("/console/members/999999").status_code == 404
 
 
-def test_admins_create_operators_and_see_the_token_once(console, memberday_app):
-    from conftest import ConsoleClient
-
+def test_admins_create_operators_and_see_the_token_once(console, sign_in_as):
     created = console.post("/console/operators", {"name": "till-3", "role": "staff"})
     assert created.status_code == 200
     token = re.search(r"<code data-new-token>([^<]+)</code>", created.get_data(as_text=True)).group(1)
@@ -278,5 +272,5 @@ def test_admins_create_operators_and_see_the_token_once(console, memberday_app):
     listed = console.get("/console/operators").get_data(as_text=True)
     assert 'data-operator="till-3"' in listed and token not in listed
     assert console.post("/console/operators", {"name": "till-3", "role": "staff"}).status_code == 400
-    operator = ConsoleClient(memberday_app).sign_in("operator")
+    operator = sign_in_as("operator")
     assert operator.post("/console/operators", {"name": "x", "role": "admin"}).status_code == 403
