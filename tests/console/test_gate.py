@@ -3,12 +3,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from sqlalchemy import update
-
-from core.auth.models import Operator
-from core.extensions import db
-
 STAFF_PAGES = {"console.scan", "console.scan_lookup", "console.scan_redeem", "console.sign_out"}
 PUBLIC = {"console.sign_in", "console.static"}
 
@@ -75,18 +69,24 @@ def test_every_console_form_refuses_a_post_without_its_csrf_token(console):
     assert all(item["enabled"] for item in plugins.get_json()["items"] if item["id"] == "referral")
 
 
-def test_a_revoked_token_ends_the_console_session(console):
+def test_revoking_an_operator_ends_their_console_session(console):
+    from core.auth.sessions import end_all_sessions
+
     assert console.get("/console/").status_code == 200
-    with console.app.app_context():
-        db.session.execute(update(Operator).where(Operator.id == console.operator["id"]).values(token_hash="0" * 64))
-        db.session.commit()
+    with console.app.test_request_context():
+        assert end_all_sessions("operator", console.operator["id"]) == 1
     assert console.get("/console/").status_code == 302
     assert console.get("/console/orders", headers={"Accept": "application/json"}).status_code == 401
 
 
-def test_signing_out_ends_the_session(console):
+def test_a_session_ended_by_signing_out_gets_nothing_even_with_a_copy_of_its_cookie(console):
+    assert console.get("/console/").status_code == 200
+    copied = console.http.get_cookie("session").value
     assert console.post("/console/sign-out").status_code == 303
     assert console.get("/console/").status_code == 302
+    console.http.set_cookie("session", copied)
+    assert console.get("/console/").status_code == 302
+    assert console.get("/console/scan", headers={"Accept": "application/json"}).status_code == 401
 
 
 EXTERNAL = re.compile(r'(?:src|href)\s*=\s*["\']?\s*(?:https?:)?//', re.I)
