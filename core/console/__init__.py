@@ -31,6 +31,11 @@ def init_console(app: Flask, host) -> None:
         host.blueprint_owner[result.blueprint.name] = plugin_id
         pages.append((plugin_id, result))
     app.extensions["memberday_console_pages"] = pages
+    if "babel" not in app.extensions:
+        # The console's text goes through Flask-Babel's gettext; with no catalogs set up it stays English.
+        from flask_babel import Babel
+
+        Babel(app)
     app.jinja_env.globals.update(console_menu=console_menu)
     app.jinja_env.filters["console_time"] = console_time
     app.context_processor(console_labels)
