@@ -28,6 +28,10 @@ class BoundedIntConverter(IntegerConverter):
 
 api = Api()
 
+# webargs drops unknown query parameters before our schemas see them; let each schema decide
+# instead (``PageArgs`` refuses them: a misspelt filter must not silently list everyone).
+Blueprint.ARGUMENTS_PARSER.unknown = None
+
 health = Blueprint("health", __name__, description="Liveness of the database and Redis.")
 
 

@@ -226,18 +226,8 @@ def query_plan(session, query, *, no_seqscan: bool = True) -> str:
     table shows whether an index *can* serve the query (on a tiny table it would rightly scan).
     """
     from sqlalchemy import text
-    from sqlalchemy.ext.compiler import compiles
-    from sqlalchemy.sql.expression import ClauseElement, Executable
 
-    class Explain(Executable, ClauseElement):
-        inherit_cache = False
-
-        def __init__(self, statement):
-            self.statement = statement
-
-    @compiles(Explain)
-    def _explain(element, compiler, **kw):
-        return "EXPLAIN " + compiler.process(element.statement, **kw)
+    from core.schemas import Explain
 
     savepoint = session.begin_nested()
     try:

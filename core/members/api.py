@@ -1,6 +1,6 @@
 """Member endpoints: join, read, update; their points, coupons and inbox live in their own domains."""
 from flask_smorest import Blueprint
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from core.auth.services import MANAGERS, require_operator, require_self_or_operator
 from core.database import utcnow
@@ -31,14 +31,11 @@ def join(data):
 @blp.arguments(MemberListArgs, location="query")
 @blp.response(200)
 def list_members(args):
-    """Members, newest first (operators)."""
+    """Members, newest first, by tier, stage, tags and last order, or found by ``q`` (operators)."""
     require_operator(*MANAGERS)
-    query = select(Member).order_by(Member.id.desc())
-    if args.get("tier"):
-        query = query.where(Member.tier == args["tier"])
+    query = select(Member).where(audience.member_filter(args["audience"]))
     if args.get("q"):
-        like = f"%{args['q']}%"
-        query = query.where(or_(Member.name.ilike(like), Member.phone.ilike(like), Member.email.ilike(like)))
+        query = query.where(services.search_condition(args["q"]))
     return page_of(query, args, MemberSchema().dump)
 
 

@@ -77,7 +77,7 @@ class _AudienceTime(When):
         return super()._serialize(value, attr, obj, **kwargs)
 
 
-def _known_tier(value: str) -> None:
+def known_tier(value: str) -> None:
     # Checked per item, so the errors stay keyed by the item's index.
     known = current_app.config["TIERS"]
     if value not in known:
@@ -91,7 +91,7 @@ def _tags(**kwargs):
 class AudienceSchema(BaseSchema):
     """An audience as clients send it; loads to ``Audience.to_dict()``'s JSON-safe form."""
 
-    tiers = fields.List(TrimmedString(validate=_known_tier), load_default=list, validate=validate.Length(max=20),
+    tiers = fields.List(TrimmedString(validate=known_tier), load_default=list, validate=validate.Length(max=20),
                         metadata={"description": "tiers from the TIERS setting; any of them"})
     stages = fields.List(fields.String(validate=validate.OneOf(STAGES)), load_default=list,
                          metadata={"description": "lifecycle stages; any of them"})

@@ -93,3 +93,6 @@ class Member(db.Model):
 
 # Audiences' tag filters (@> and ?|) read tags through this expression; SQLite uses json_each.
 sa.Index("ix_members_tags", sa.cast(Member.tags, JSONB), postgresql_using="gin").ddl_if(dialect="postgresql")
+# Name fragments (ILIKE '%chen%') through trigrams (pg_trgm); SQLite scans with LIKE.
+sa.Index("ix_members_name_trgm", Member.name, postgresql_using="gin",
+         postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql")

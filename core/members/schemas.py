@@ -1,8 +1,9 @@
 """Member payloads."""
-from marshmallow import ValidationError, fields, validate, validates
+from marshmallow import fields, post_load, validate, validates
 
-from core.members.audience import AudienceSchema
-from core.schemas import BaseSchema, Id, PageArgs, Text, When
+from core.members.audience import Audience, AudienceSchema, known_tier
+from core.members.models import STAGES
+from core.schemas import BaseSchema, CommaSeparated, Id, PageArgs, Text, TrimmedString, When
 
 
 class MemberCreateSchema(BaseSchema):
@@ -24,10 +25,7 @@ class MemberUpdateSchema(BaseSchema):
 
     @validates("tier")
     def _known_tier(self, value, **kwargs):
-        from flask import current_app
-
-        if value not in current_app.config["TIERS"]:
-            raise ValidationError(f"one of {', '.join(current_app.config['TIERS'])}")
+        known_tier(value)
 
 
 class MemberSchema(BaseSchema):
@@ -55,8 +53,28 @@ class NewMemberSchema(MemberSchema):
 
 
 class MemberListArgs(PageArgs):
-    tier = Text(max_length=20)
-    q = Text(max_length=100, metadata={"description": "name, phone or email contains"})
+    """Member targeting: the audience's parts as query parameters, and search."""
+
+    q = Text(max_length=100, metadata={"description": "an exact phone or e-mail address, or a fragment of the name"})
+    tier = CommaSeparated(TrimmedString(validate=known_tier), metadata={"description": "tiers, comma-separated"})
+    stage = CommaSeparated(fields.String(validate=validate.OneOf(STAGES)),
+                           metadata={"description": "lifecycle stages, comma-separated"})
+    tag = Text(max_length=40, metadata={"description": "a tag the member has (as tags_all)"})
+    tags_all = CommaSeparated(metadata={"description": "tags the member has every one of, comma-separated"})
+    tags_any = CommaSeparated(metadata={"description": "tags the member has at least one of, comma-separated"})
+    tags_none = CommaSeparated(metadata={"description": "tags the member has none of, comma-separated"})
+    last_order_before = When(metadata={"description": "last paid order strictly before"})
+    last_order_after = When(metadata={"description": "last paid order at or after"})
+
+    @post_load
+    def _audience(self, data, **kwargs):
+        """Split the parameters into paging, search and an ``Audience``."""
+        tags_all = list(data.pop("tags_all", [])) + ([data.pop("tag")] if "tag" in data else [])
+        data["audience"] = Audience(
+            tiers=tuple(data.pop("tier", ())), stages=tuple(data.pop("stage", ())), tags_all=tuple(dict.fromkeys(tags_all)),
+            tags_any=tuple(data.pop("tags_any", ())), tags_none=tuple(data.pop("tags_none", ())),
+            last_order_before=data.pop("last_order_before", None), last_order_after=data.pop("last_order_after", None))
+        return data
 
 
 class AudiencePreviewSchema(BaseSchema):

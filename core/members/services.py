@@ -77,3 +77,21 @@ def update_member(member_id: int, **changes) -> Member:
             if key in changes:
                 setattr(member, key, list(changes[key]) if key == "tags" else changes[key])
         return member
+
+
+def search_condition(q: str):
+    """Who ``q`` finds: the member with that exact e-mail or phone, else names containing it.
+
+    An e-mail or phone is normalised as joining stores it and matched through its unique
+    index; a name fragment uses the trigram index on PostgreSQL (plain LIKE on SQLite).
+    """
+    if "@" in q:
+        return Member.email == q.lower()
+    try:
+        phone = normalise_phone(q)
+    except ValidationFailed:
+        phone = None
+    if phone is not None:
+        return Member.phone == phone
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Member.name.ilike(f"%{escaped}%", escape="\\")

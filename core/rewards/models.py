@@ -35,9 +35,11 @@ class PointsLot(db.Model):
 
 class PointsEntry(db.Model):
     __tablename__ = "points_entries"
+    # A member's history pages newest first: the index serves the filter and the order.
+    __table_args__ = (sa.Index("ix_points_entries_member_id", "member_id", "id"),)
 
     id = sa.Column(sa.Integer, primary_key=True)
-    member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), nullable=False, index=True)
+    member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), nullable=False)
     kind = sa.Column(sa.String(10), nullable=False)  # credit / hold / release / debit / reversal / expiry
     points = sa.Column(sa.BigInteger, nullable=False, default=0)
     pending_points = sa.Column(sa.BigInteger, nullable=False, default=0)
@@ -72,11 +74,12 @@ class CouponTemplate(db.Model):
 
 class Coupon(db.Model):
     __tablename__ = "coupons"
+    __table_args__ = (sa.Index("ix_coupons_member_id", "member_id", "id"),)
 
     id = sa.Column(sa.Integer, primary_key=True)
     code = sa.Column(sa.String(32), nullable=False, unique=True)
     template_id = sa.Column(sa.Integer, sa.ForeignKey("coupon_templates.id"), nullable=False)
-    member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), nullable=False, index=True)
+    member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), nullable=False)
     status = sa.Column(sa.String(10), nullable=False, default="issued")  # issued / redeemed / expired / void
     source = sa.Column(sa.String(160), unique=True)
     issued_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)

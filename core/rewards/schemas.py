@@ -3,7 +3,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
 from core.rewards.models import CHANNELS
-from core.schemas import BaseSchema, Id, Money, Points, Text, When
+from core.schemas import BaseSchema, Id, Money, PageSchema, Points, Text, When
 
 
 class PointsAdjustSchema(BaseSchema):
@@ -22,13 +22,10 @@ class PointsEntrySchema(BaseSchema):
     expires_at = When(allow_none=True)
 
 
-class PointsSchema(BaseSchema):
+class PointsSchema(PageSchema):
     balance = fields.Integer()
     pending = fields.Integer()
     items = fields.List(fields.Nested(PointsEntrySchema))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
 
 
 class CouponTemplateCreateSchema(BaseSchema):

@@ -110,7 +110,7 @@ def list_registrations(args, event_id):
     principal = require_operator(*STAFF)
     query = services.registration_list(event_id, args.get("status"), args.get("q"))
     schema = RegistrationSchema() if principal.is_operator(*MANAGERS) else RegistrantSchema()
-    return page_of(query, args, schema.dump)
+    return page_of(query, args, schema.dump, descending=False)  # in the order they signed up
 
 
 @blp.route("/members/<int:member_id>/registrations", methods=["GET"])

@@ -128,7 +128,7 @@ def import_codes(item_id):
 def list_codes(args, item_id):
     """An item's voucher codes with their status (operators)."""
     require_operator(*MANAGERS)
-    return page_of(services.code_list(item_id, args.get("status")), args, VoucherCodeSchema().dump)
+    return page_of(services.code_list(item_id, args.get("status")), args, VoucherCodeSchema().dump, descending=False)
 
 
 @blp.route("/redemptions", methods=["POST"])

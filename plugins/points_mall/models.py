@@ -66,7 +66,9 @@ class VoucherCode(db.Model):
 
 class Redemption(db.Model):
     __tablename__ = "points_mall_redemptions"
-    __table_args__ = (sa.Index("ix_points_mall_redemptions_member_item", "member_id", "item_id", "status"),)
+    __table_args__ = (sa.Index("ix_points_mall_redemptions_member_item", "member_id", "item_id", "status"),
+                      # A member's redemptions page newest first along this one.
+                      sa.Index("ix_points_mall_redemptions_member_id", "member_id", "id"))
 
     id = sa.Column(sa.Integer, primary_key=True)
     member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), nullable=False)

@@ -54,6 +54,7 @@ class Referral(db.Model):
     __table_args__ = (
         sa.Index("ix_referral_referrals_referrer_created", "referrer_id", "created_at"),
         sa.Index("ix_referral_referrals_status_hold", "status", "hold_until"),
+        sa.Index("ix_referral_referrals_referrer_id", "referrer_id", "id"),  # a referrer's list, newest first
     )
 
     id = sa.Column(sa.Integer, primary_key=True)
