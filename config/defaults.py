@@ -55,5 +55,8 @@ OPENAPI_URL_PREFIX = "/api"
 OPENAPI_JSON_PATH = "openapi.json"
 MAX_CONTENT_LENGTH = 1024 * 1024
 SESSION_COOKIE_SAMESITE = "Lax"
+# API tokens expire this many days after they are issued (None: never; rotate or revoke by hand).
+OPERATOR_TOKEN_DAYS = None
+MEMBER_TOKEN_DAYS = None
 # Members' and operators' sign-in sessions (server-side) end after this many days; None: at sign-out.
 SESSION_LIFETIME_DAYS = 30

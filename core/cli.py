@@ -46,24 +46,104 @@ def _upgrade_every_branch() -> None:
 
 @click.group()
 def operators():
-    """Operators and their API tokens."""
+    """Operators, their API tokens and console passwords."""
+
+
+def _read_password(password_stdin: bool) -> str | None:
+    if not password_stdin:
+        return None
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _expiry_note(operator) -> str:
+    return f", expires {operator.token_expires_at.isoformat(timespec='minutes')}" if operator.token_expires_at else ""
 
 
 @operators.command("create")
 @click.argument("name")
 @click.option("--role", type=click.Choice(["admin", "operator", "staff"]), default="operator", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read a console password from the first line of stdin.")
+@click.option("--expires-in-days", type=click.FloatRange(min=1, max=3650), default=None,
+              help="The token expires after this many days (default: OPERATOR_TOKEN_DAYS, unset = never).")
 @with_appcontext
-def create_operator(name, role):
+def create_operator(name, role, password_stdin, expires_in_days):
     """Create an operator; the token is printed as the last line (it is not shown again)."""
     from core.auth.services import create_operator as create
     from core.errors import AppError
 
     try:
-        operator, token = create(name, role)
+        operator, token = create(name, role, password=_read_password(password_stdin),
+                                 expires_in_days=expires_in_days)
     except AppError as error:
         raise click.ClickException(error.message) from None
-    click.echo(f"Created {role} {operator.name!r} (id {operator.id}). Token:")
+    click.echo(f"Created {role} {operator.name!r} (id {operator.id}{_expiry_note(operator)}). Token:")
     click.echo(token)
+
+
+@operators.command("list")
+@with_appcontext
+def list_operators():
+    """Every operator: name, role, whether their access stands, token expiry, console password."""
+    from core.auth.services import list_operators as every
+
+    rows = [("NAME", "ROLE", "STATUS", "TOKEN EXPIRES", "PASSWORD")]
+    for operator in every():
+        status = "revoked" if operator.revoked_at else "active"
+        expires = operator.token_expires_at.isoformat(timespec="minutes") if operator.token_expires_at else "-"
+        rows.append((operator.name, operator.role, status, expires if operator.token_hash else "-",
+                     "yes" if operator.password_hash else "no"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+
+
+@operators.command("revoke")
+@click.argument("name")
+@with_appcontext
+def revoke_operator(name):
+    """Take an operator's access away: token, password sign-in and console sessions end now."""
+    from core.auth.services import revoke_operator as revoke
+    from core.errors import AppError
+
+    try:
+        operator = revoke(name)
+    except AppError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Revoked {operator.name!r}: the token and every console session no longer work.")
+
+
+@operators.command("rotate")
+@click.argument("name")
+@click.option("--expires-in-days", type=click.FloatRange(min=1, max=3650), default=None,
+              help="The new token expires after this many days (default: OPERATOR_TOKEN_DAYS).")
+@with_appcontext
+def rotate_operator(name, expires_in_days):
+    """Issue a new token (the last line); the old one stops working. Reinstates a revoked operator."""
+    from core.auth.services import rotate_operator_token
+    from core.errors import AppError
+
+    try:
+        operator, token = rotate_operator_token(name, expires_in_days=expires_in_days)
+    except AppError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"New token for {operator.name!r}{_expiry_note(operator)}; the previous one no longer works:")
+    click.echo(token)
+
+
+@operators.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from the first line of stdin.")
+@with_appcontext
+def set_password(name, password_stdin):
+    """Set the password an operator signs in to the console with."""
+    from core.auth.services import set_operator_password
+    from core.errors import AppError
+
+    try:
+        operator = set_operator_password(name, _read_password(password_stdin))
+    except AppError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Password set for {operator.name!r}.")
 
 
 @click.command()

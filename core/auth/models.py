@@ -1,4 +1,4 @@
-"""Operators of the brand (admin, operator, staff) and their hashed API tokens."""
+"""Operators of the brand (admin, operator, staff), their hashed API tokens, and sign-in sessions."""
 import sqlalchemy as sa
 
 from core.database import UTCDateTime, utcnow
@@ -13,7 +13,10 @@ class Operator(db.Model):
     id = sa.Column(sa.Integer, primary_key=True)
     name = sa.Column(sa.String(100), nullable=False, unique=True)
     role = sa.Column(sa.String(20), nullable=False)
-    token_hash = sa.Column(sa.String(64), nullable=False, unique=True)
+    token_hash = sa.Column(sa.String(64), unique=True)  # None once revoked
+    token_expires_at = sa.Column(UTCDateTime)  # None: the token does not expire
+    password_hash = sa.Column(sa.String(255))  # scrypt, for the console; None: no password sign-in
+    revoked_at = sa.Column(UTCDateTime)
     created_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
 
 

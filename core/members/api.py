@@ -2,12 +2,14 @@
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from core.auth.services import MANAGERS, require_operator, require_self_or_operator
+from core.auth.services import (ADMIN, MANAGERS, require_operator, require_self_or_operator, revoke_member_token,
+                                rotate_member_token)
 from core.database import utcnow
 from core.members import audience, services
 from core.members.models import Member
-from core.members.schemas import (AudiencePreviewResultSchema, AudiencePreviewSchema, MemberCreateSchema, MemberListArgs, MemberSchema, MemberUpdateSchema,
-                                  NewMemberSchema)
+from core.members.schemas import (AudiencePreviewResultSchema, AudiencePreviewSchema, MemberCreateSchema, MemberListArgs,
+                                  MemberSchema, MemberUpdateSchema, NewMemberSchema, NewTokenSchema,
+                                  TokenRequestSchema)
 from core.schemas import page_of
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/members", description="Members: join and profile.")
@@ -54,6 +56,27 @@ def update_member(data, member_id):
     """Change a member's name, tier, tags or consent (operators)."""
     require_operator(*MANAGERS)
     return services.update_member(member_id, **data)
+
+
+@blp.route("/<int:member_id>/token", methods=["POST"])
+@blp.arguments(TokenRequestSchema)
+@blp.response(200, NewTokenSchema)
+def rotate_token(data, member_id):
+    """Rotate the member's API token: a new one, shown only here; the old one stops working at once.
+
+    The member themself, or an admin. ``expires_in_days`` (optional) makes the new token expire.
+    """
+    require_self_or_operator(member_id, *ADMIN)
+    token, expires_at = rotate_member_token(member_id, expires_in_days=data.get("expires_in_days"))
+    return {"token": token, "expires_at": expires_at}
+
+
+@blp.route("/<int:member_id>/token", methods=["DELETE"])
+@blp.response(204)
+def revoke_token(member_id):
+    """Revoke the member's API token and end their signed-in sessions (the member themself, or an admin)."""
+    require_self_or_operator(member_id, *ADMIN)
+    revoke_member_token(member_id)
 
 
 @audiences.route("/preview", methods=["POST"])

@@ -77,7 +77,8 @@ class Member(db.Model):
     orders_count = sa.Column(sa.Integer, nullable=False, default=0)
     first_order_at = sa.Column(UTCDateTime)
     last_order_at = sa.Column(UTCDateTime)
-    token_hash = sa.Column(sa.String(64), unique=True)
+    token_hash = sa.Column(sa.String(64), unique=True)  # None once revoked
+    token_expires_at = sa.Column(UTCDateTime)  # None: the token does not expire
     created_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
 
     def stage(self, now: datetime | None = None) -> str:

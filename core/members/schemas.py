@@ -101,3 +101,15 @@ class AudiencePreviewResultSchema(BaseSchema):
     count = fields.Integer()
     by_stage = fields.Nested(_StageCounts)
     overlap = fields.Nested(_Overlap)
+
+
+class TokenRequestSchema(BaseSchema):
+    expires_in_days = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                     validate=validate.Range(min=1, max=3650),
+                                     metadata={"description": "The new token expires after this many days; "
+                                                              "absent: MEMBER_TOKEN_DAYS (unset: never)."})
+
+
+class NewTokenSchema(BaseSchema):
+    token = fields.String(metadata={"description": "The new API token, shown only in this response."})
+    expires_at = When(allow_none=True, metadata={"description": "When the token stops working; null: never."})
