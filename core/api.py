@@ -19,7 +19,12 @@ class Api(SmorestApi):
 
 
 class BoundedIntConverter(IntegerConverter):
-    """``<int:id>`` that never matches a number the database cannot hold (→ 404, not 500)."""
+    """``<int:id>`` that never matches a number the database cannot hold (→ 404, not 500).
+
+    Only ASCII digits: ``\\d`` would also match ``١`` or ``１``, which ``int()`` accepts.
+    """
+
+    regex = r"[0-9]+"
 
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", MAX_INT)

@@ -41,8 +41,10 @@ def build_app(config: dict | None = None) -> Flask:
     api = Api(app)
     app.extensions["memberday_api"] = api
     register_error_handlers(app)
+    from core import boundary
     from core.auth import web
 
+    boundary.init_app(app)
     web.init_app(app)
 
     jobs = JobRegistry()
