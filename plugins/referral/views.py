@@ -6,7 +6,7 @@ import secrets
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 
-from core.errors import AppError
+from core.errors import AppError, NotFound
 from core.extensions import db
 from core.members import services as members
 from core.members.models import Member
@@ -22,6 +22,12 @@ DEVICE_COOKIE_DAYS = 400  # browsers cap cookie lifetimes at about this
 def not_found():
     """A friendly page for any share link that leads nowhere (always a page, never an error body)."""
     return render_template("referral/not_found.html"), 404, {"Cache-Control": "no-store"}
+
+
+@pages.errorhandler(NotFound)
+def _refused_path(error):
+    # The input boundary refuses a share code holding NUL or bad bytes before any view runs.
+    return not_found()
 
 
 @pages.route("", strict_slashes=False)
