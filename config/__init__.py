@@ -17,6 +17,8 @@ ENVIRONMENTS = {
 }
 
 DEFAULT_SECRET_KEY = "memberday-development-secret-change-me"
+DEFAULT_WECHAT_TOKEN = "memberday"
+MIN_SECRET_KEY_BYTES = 32
 
 
 class SettingsError(RuntimeError):
@@ -45,9 +47,56 @@ def load_settings(app, overrides: dict | None = None) -> None:
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "memberday.sqlite")
     app.config["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(app.config["DATABASE_URL"])
+    # Whatever the engine options, a logged SQL error shows the statement, never its values
+    # (token hashes, phones, e-mails).
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {},
+                                                   hide_parameters=True)
 
-    if app.config.get("REQUIRE_SECRET_KEY") and app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
-        raise SettingsError("production refuses to start with the default SECRET_KEY: set SECRET_KEY")
+    _check_secrets(app)
+
+
+def _check_secrets(app) -> None:
+    """Production refuses published or weak secrets; development makes its own key once."""
+    config = app.config
+    key = config.get("SECRET_KEY") or ""
+    if config.get("REQUIRE_SECRET_KEY"):
+        if key == DEFAULT_SECRET_KEY:
+            raise SettingsError("production refuses to start with the default SECRET_KEY: set SECRET_KEY")
+        if len(key.encode("utf-8") if isinstance(key, str) else key) < MIN_SECRET_KEY_BYTES:
+            raise SettingsError(f"production refuses a SECRET_KEY shorter than {MIN_SECRET_KEY_BYTES} bytes")
+    elif key == DEFAULT_SECRET_KEY:
+        config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
+    if config.get("REQUIRE_WECHAT_TOKEN"):
+        token = config.get("WECHAT_TOKEN")
+        if not token or token == DEFAULT_WECHAT_TOKEN:
+            raise SettingsError("production refuses to start without a WECHAT_TOKEN of its own "
+                                "(the default is published): set MEMBERDAY_WECHAT_TOKEN")
+    if bool(config.get("WECHAT_ENCODING_AES_KEY")) != bool(config.get("WECHAT_APP_ID")):
+        raise SettingsError("WeChat safe mode needs both WECHAT_ENCODING_AES_KEY and WECHAT_APP_ID")
+
+
+def _instance_secret_key(instance_path: str) -> str:
+    """A random key made on first start and kept in the instance folder (readable by its owner only)."""
+    import secrets
+
+    path = os.path.join(instance_path, "secret_key")
+    os.makedirs(instance_path, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    with open(path) as handle:
+        key = handle.read().strip()
+    if len(key) < MIN_SECRET_KEY_BYTES:  # a file being written by a process starting at the same moment
+        import time
+
+        time.sleep(0.2)
+        with open(path) as handle:
+            key = handle.read().strip()
+    return key
 
 
 def _loads(value: str):

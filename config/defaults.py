@@ -1,5 +1,5 @@
 """Default settings shared by every environment."""
-from config import DEFAULT_SECRET_KEY
+from config import DEFAULT_SECRET_KEY, DEFAULT_WECHAT_TOKEN
 
 SECRET_KEY = DEFAULT_SECRET_KEY
 REQUIRE_SECRET_KEY = False
@@ -45,8 +45,15 @@ EVENT_RETENTION_DAYS = 14
 # Idempotency keys are kept this long, then purged by a periodic job.
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 
-# WeChat official-account callback token (the one set in the WeChat console).
-WECHAT_TOKEN = "memberday"
+# WeChat official-account callback token (the one set in the WeChat console); production refuses
+# this published default. Safe mode (AES-encrypted messages): set both the EncodingAESKey and the AppID.
+WECHAT_TOKEN = DEFAULT_WECHAT_TOKEN
+REQUIRE_WECHAT_TOKEN = False
+WECHAT_ENCODING_AES_KEY = None
+WECHAT_APP_ID = None
+# A call whose timestamp is further than this from our clock is refused; nonces are remembered this long.
+WECHAT_MAX_CLOCK_SKEW = 300
+WECHAT_NONCE_TTL = 600
 
 API_TITLE = "Memberday"
 API_VERSION = "v1"

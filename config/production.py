@@ -1,3 +1,4 @@
 """Production: PostgreSQL and Redis from the environment; a real SECRET_KEY is required."""
 REQUIRE_SECRET_KEY = True
+REQUIRE_WECHAT_TOKEN = True
 SESSION_COOKIE_SECURE = True

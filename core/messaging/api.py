@@ -1,8 +1,6 @@
 """Inbound messages: a JSON endpoint for any channel, and the WeChat official-account callback."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 
 from defusedxml import ElementTree
@@ -11,8 +9,8 @@ from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
 from core.auth.services import MANAGERS, require_operator
-from core.errors import Forbidden, ValidationFailed
-from core.messaging import services
+from core.errors import ValidationFailed
+from core.messaging import services, wechat_security
 from core.messaging.schemas import InboundMessageSchema, ReplySchema
 
 blp = Blueprint("messages", __name__, url_prefix="/api/v1/messages", description="Inbound keyword messages.")
@@ -29,29 +27,24 @@ def receive(data):
     return {"reply": reply}
 
 
-def _signature_ok() -> bool:
-    token = current_app.config["WECHAT_TOKEN"]
-    parts = [token, request.args.get("timestamp", ""), request.args.get("nonce", "")]
-    expected = hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
-    return hmac.compare_digest(expected, request.args.get("signature", ""))
-
-
 def _cdata(text: str) -> str:
     return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 @wechat.route("/wechat", methods=["GET", "POST"])
 def wechat_callback():
-    """WeChat's server check (GET echoes echostr) and text messages (POST, XML in and out)."""
-    if not _signature_ok():
-        raise Forbidden("The WeChat signature does not match.")
+    """WeChat's server check (GET echoes echostr) and text messages (POST, XML in and out).
+
+    Signed, fresh and not replayed (``wechat_security.verify_call``); in safe mode the
+    message is decrypted and the reply encrypted.
+    """
+    wechat_security.verify_call()
     if request.method == "GET":
         return Response(request.args.get("echostr", ""), mimetype="text/plain")
-    try:
-        root = ElementTree.fromstring(request.get_data())
-    except Exception:
-        raise ValidationFailed("The body is not a WeChat XML message.") from None
-    field = {child.tag: (child.text or "") for child in root}
+    field = _xml_fields(request.get_data())
+    crypto = wechat_security.safe_mode()
+    if crypto is not None:
+        field = _xml_fields(wechat_security.decrypt(crypto, field.get("Encrypt", "")).encode("utf-8"))
     if field.get("MsgType") != "text" or not field.get("FromUserName"):
         return Response("success", mimetype="text/plain")  # events and media: acknowledged, not answered
     message_id = field.get("MsgId") or f"{field['FromUserName']}:{field.get('CreateTime', '')}"
@@ -66,4 +59,14 @@ def wechat_callback():
            f"<MsgType>{_cdata('text')}</MsgType>"
            f"<Content>{_cdata(reply)}</Content>"
            "</xml>")
+    if crypto is not None:
+        xml = wechat_security.encrypt(crypto, xml)
     return Response(xml, mimetype="application/xml")
+
+
+def _xml_fields(body: bytes) -> dict:
+    try:
+        root = ElementTree.fromstring(body)
+    except Exception:
+        raise ValidationFailed("The body is not a WeChat XML message.") from None
+    return {child.tag: (child.text or "") for child in root}

@@ -1,6 +1,8 @@
 """Inbound keyword messages: routed to plugins, duplicates answered once; the WeChat callback."""
 import hashlib
+import secrets
 import sys
+import time
 import types
 
 from sqlalchemy import func, select
@@ -56,7 +58,7 @@ def test_an_unknown_keyword_gets_no_reply(memberday_client, operator_token):
 
 def _signed(app, **params):
     token = app.config["WECHAT_TOKEN"]
-    timestamp, nonce = "1700000000", "n0nce"
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(8)  # fresh and never seen before
     signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
     query = {"timestamp": timestamp, "nonce": nonce, "signature": signature, **params}
     return "/wechat?" + "&".join(f"{k}={v}" for k, v in query.items())
