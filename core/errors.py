@@ -6,6 +6,7 @@ Business rules raise a subclass of ``AppError``; views never build error bodies.
 from __future__ import annotations
 
 import logging
+import traceback
 
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -151,5 +152,25 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error):  # a bug: log it, answer with the error body, never a stack trace
-        log.exception("unhandled exception on %s %s", request.method, request.path)
+        log_unexpected(error)
         return error_response(AppError("Something went wrong on our side.", code="internal_error", status=500))
+
+
+def log_unexpected(error: BaseException) -> None:
+    """Log a bug with its traceback -- but a database error without the database's message.
+
+    The engine already hides bound parameters; PostgreSQL's own message still quotes
+    values ("Key (phone)=(+886...) already exists", "value \"...\" is out of range"), so a
+    database error is logged as its class, SQLSTATE and statement only.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, DBAPIError):
+        original = error.orig
+        summary = (f"{type(original).__name__} (SQLSTATE {getattr(original, 'sqlstate', None) or '?'}) "
+                   f"in: {error.statement}")
+        trace = "".join(traceback.format_tb(error.__traceback__))
+        log.error("unhandled database error on %s %s: %s\nTraceback (most recent call last):\n%s",
+                  request.method, request.path, summary, trace)
+        return
+    log.exception("unhandled exception on %s %s", request.method, request.path)

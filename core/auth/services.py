@@ -228,18 +228,21 @@ def require_operator(*roles: str) -> Principal:
 
 
 def require_self_or_operator(member_id: int, *roles: str) -> Principal:
-    """A member may reach only their own data; operators (of ``roles``) reach anyone's."""
+    """A member may reach only their own data; operators of ``roles`` (default: admins and
+    operators, never staff -- see docs/operators.md) reach anyone's."""
     principal = require_principal()
     if principal.kind == "member":
         if principal.id != member_id:
             raise Forbidden("A member token reaches only that member's own data.")
         return principal
-    if not principal.is_operator(*roles):
+    if not principal.is_operator(*(roles or MANAGERS)):
         raise Forbidden()
     return principal
 
 
-# Role sets used by the views.
+# Role sets used by the views. Staff work the till and the door: they reach coupons by code
+# (title, channel, status, expiry) and tickets, never members' contact details, ledgers or
+# voucher codes. docs/operators.md has the table; tests/core/test_roles.py tests each cell.
 ADMIN = ("admin",)
 MANAGERS = ("admin", "operator")
 STAFF = ("admin", "operator", "staff")

@@ -15,14 +15,14 @@ blp = Blueprint("plugins", __name__, url_prefix="/api/v1/plugins", description="
 @blp.response(200, PluginListSchema)
 def list_plugins():
     """Every installed plugin with its version, status, hooks and settings (secrets masked)."""
-    require_operator()
+    require_operator(*MANAGERS)
     return {"items": [services.describe(record) for record in current_host().records.values()]}
 
 
 @blp.route("/<string:plugin_id>", methods=["GET"])
 @blp.response(200, PluginSchema)
 def get_plugin(plugin_id):
-    require_operator()
+    require_operator(*MANAGERS)
     return services.describe(services.get_record(plugin_id))
 
 

@@ -7,8 +7,9 @@ from core.idempotency import effect_id, idempotent
 from core.members.services import get_member
 from core.rewards import services
 from core.rewards.models import Coupon, CouponTemplate
-from core.rewards.schemas import (CouponIssueSchema, CouponSchema, CouponTemplateCreateSchema, CouponTemplateSchema,
-                                  PointsAdjustSchema, PointsEntrySchema, PointsSchema, RedeemResultSchema)
+from core.rewards.schemas import (CouponAtTillSchema, CouponIssueSchema, CouponSchema, CouponTemplateCreateSchema,
+                                  CouponTemplateSchema, PointsAdjustSchema, PointsEntrySchema, PointsSchema,
+                                  RedeemResultSchema)
 from core.schemas import PageArgs, page_of
 
 blp = Blueprint("rewards", __name__, url_prefix="/api/v1", description="Points ledger and coupons.")
@@ -73,6 +74,19 @@ def issue_coupon(data, member_id):
     """Issue a coupon from a template to a member (operators; Idempotency-Key)."""
     require_operator(*MANAGERS)
     return services.issue_coupon(member_id, data["template_id"])
+
+
+@blp.route("/coupons/<string(maxlength=32):code>", methods=["GET"])
+@blp.response(200, CouponAtTillSchema)
+def coupon_at_till(code):
+    """A coupon by its code, as the till sees it: title, channel, status, expiry (staff; the owner).
+
+    Another member's code is 404, as is an unknown one.
+    """
+    principal = require_principal()
+    if principal.kind == "operator":
+        require_operator(*STAFF)
+    return services.coupon_by_code(code, principal)
 
 
 @blp.route("/coupons/<string:code>/redeem", methods=["POST"])

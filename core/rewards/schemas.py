@@ -74,6 +74,21 @@ class CouponSchema(BaseSchema):
         return coupon_status(coupon)
 
 
+class CouponAtTillSchema(BaseSchema):
+    """What the till needs to accept a coupon: nothing about its owner."""
+
+    code = fields.String()
+    title = fields.Function(lambda coupon: coupon.template.title)
+    channel = fields.Function(lambda coupon: coupon.template.channel)
+    status = fields.Method("get_status")
+    expires_at = When(allow_none=True)
+
+    def get_status(self, coupon):
+        from core.rewards.services import coupon_status
+
+        return coupon_status(coupon)
+
+
 class RedeemResultSchema(BaseSchema):
     status = fields.String()
     code = fields.String()

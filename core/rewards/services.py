@@ -267,6 +267,15 @@ def coupon_status(coupon: Coupon, now: datetime | None = None) -> str:
     return coupon.status
 
 
+def coupon_by_code(code: str, principal) -> Coupon:
+    """The coupon with this code; a member finds only their own (anything else is 404)."""
+    code = (code or "").strip().upper()
+    coupon = db.session.scalar(select(Coupon).where(Coupon.code == code)) if 0 < len(code) <= 32 else None
+    if coupon is None or (principal.kind == "member" and coupon.member_id != principal.id):
+        raise NotFound("No such coupon.")
+    return coupon
+
+
 def redeem_coupon(code: str, principal) -> Coupon:
     """Redeem once: online by its owner, in a store by staff. Row-locked, so never twice."""
     from core.auth.services import MANAGERS

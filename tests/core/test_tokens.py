@@ -54,7 +54,8 @@ def test_an_expired_token_is_401(memberday_app, memberday_client, member):
     assert memberday_client.get("/api/v1/coupon-templates", headers=bearer(token)).status_code == 401
 
     with memberday_app.app_context():
-        member_token, expires_at = rotate_member_token(member["id"], expires_in_days=1, now=utcnow() - timedelta(days=2))
+        member_token, expires_at = rotate_member_token(member["id"], expires_in_days=1,
+                                                       now=utcnow() - timedelta(days=2))
         assert expires_at < utcnow()
     assert memberday_client.get(f"/api/v1/members/{member['id']}", headers=bearer(member_token)).status_code == 401
 
