@@ -10,6 +10,8 @@ SQLALCHEMY_TRACK_MODIFICATIONS = False
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
 BRAND_NAME = "Memberday Coffee"
+# Phones written without a country code are read as numbers of this region (ISO 3166 code).
+DEFAULT_PHONE_REGION = "TW"
 BRAND_TIMEZONE = "Asia/Taipei"
 PUBLIC_URL = "http://127.0.0.1:5000"
 
@@ -44,6 +46,13 @@ EVENT_RETENTION_DAYS = 14
 
 # Idempotency keys are kept this long, then purged by a periodic job.
 IDEMPOTENCY_KEY_TTL_HOURS = 24
+
+# Rate limits by name (Flask-Limiter notation), overriding core.ratelimit.DEFAULT_LIMITS, e.g.
+# {"join": "1000/minute"}; RATE_LIMITS_ENABLED = False turns every limit off. Counters live in
+# Redis when REDIS_URL is set. TRUSTED_PROXIES: how many reverse proxies set X-Forwarded-For.
+RATE_LIMITS = {}
+RATE_LIMITS_ENABLED = True
+TRUSTED_PROXIES = 0
 
 # WeChat official-account callback token (the one set in the WeChat console); production refuses
 # this published default. Safe mode (AES-encrypted messages): set both the EncodingAESKey and the AppID.

@@ -41,11 +41,12 @@ def build_app(config: dict | None = None) -> Flask:
     api = Api(app)
     app.extensions["memberday_api"] = api
     register_error_handlers(app)
-    from core import boundary
+    from core import boundary, ratelimit
     from core.auth import web
 
     boundary.init_app(app)
     web.init_app(app)
+    ratelimit.init_app(app)
 
     jobs = JobRegistry()
     app.extensions["memberday_jobs"] = jobs

@@ -10,6 +10,7 @@ from core.members.models import Member
 from core.members.schemas import (AudiencePreviewResultSchema, AudiencePreviewSchema, MemberCreateSchema, MemberListArgs,
                                   MemberSchema, MemberUpdateSchema, NewMemberSchema, NewTokenSchema,
                                   TokenRequestSchema)
+from core.ratelimit import limit
 from core.schemas import page_of
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/members", description="Members: join and profile.")
@@ -18,6 +19,7 @@ audiences = Blueprint("audiences", __name__, url_prefix="/api/v1/audiences",
 
 
 @blp.route("", methods=["POST"])
+@limit("join")
 @blp.arguments(MemberCreateSchema)
 @blp.response(201, NewMemberSchema)
 def join(data):

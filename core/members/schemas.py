@@ -8,8 +8,10 @@ from core.schemas import BaseSchema, CommaSeparated, Id, PageArgs, Text, Trimmed
 
 class MemberCreateSchema(BaseSchema):
     name = Text(required=True, max_length=100)
-    phone = Text(max_length=32, load_default=None, allow_none=True)
-    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
+    phone = Text(max_length=40, load_default=None, allow_none=True,
+                 metadata={"description": "any usual spelling; stored in E.164 (DEFAULT_PHONE_REGION for local numbers)"})
+    email = Text(max_length=254, load_default=None, allow_none=True,
+                 metadata={"description": "checked and stored case-folded with an IDNA domain"})
     openid = Text(max_length=64, load_default=None, allow_none=True)
     unionid = Text(max_length=64, load_default=None, allow_none=True)
     referral_code = Text(max_length=32, load_default=None, allow_none=True)

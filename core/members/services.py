@@ -1,8 +1,7 @@
 """Joining, finding and updating members."""
 from __future__ import annotations
 
-import re
-
+from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -10,20 +9,32 @@ from core.auth.services import MEMBER_PREFIX, hash_token, new_token
 from core.database import transaction
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.extensions import db
+from core.members import identity
 from core.members.models import Member
 from core.plugins.host import emit
 
-PHONE = re.compile(r"^\+?[0-9]{6,20}$")
-
 
 def normalise_phone(phone: str | None) -> str | None:
-    if phone is None:
-        return None
-    cleaned = re.sub(r"[\s\-()]", "", phone)
-    if not PHONE.match(cleaned):
-        raise ValidationFailed("phone must be 6-20 digits, optionally with a leading +",
-                               fields={"phone": ["not a phone number"]})
-    return cleaned
+    """The phone in E.164, read in the brand's DEFAULT_PHONE_REGION; 400 when it is not a phone."""
+    try:
+        return identity.normalise_phone(phone, current_app.config.get("DEFAULT_PHONE_REGION"))
+    except identity.IdentityError as exc:
+        raise ValidationFailed(str(exc), fields={"phone": [str(exc)]}) from None
+
+
+def normalise_email(email: str | None) -> str | None:
+    """The e-mail case-folded with an IDNA domain; 400 when it is not one, or mixes look-alike alphabets."""
+    try:
+        return identity.normalise_email(email)
+    except identity.IdentityError as exc:
+        raise ValidationFailed(str(exc), fields={"email": [str(exc)]}) from None
+
+
+def member_with_identity(phone: str | None = None, email: str | None = None) -> Member | None:
+    """The member holding this phone or e-mail, however it is written (for sign-in and lookups)."""
+    taken = [column == value for column, value in
+             ((Member.phone, normalise_phone(phone)), (Member.email, normalise_email(email))) if value]
+    return db.session.scalar(select(Member).where(or_(*taken)).limit(1)) if taken else None
 
 
 def create_member(name: str, *, phone: str | None = None, email: str | None = None, openid: str | None = None,
@@ -36,7 +47,7 @@ def create_member(name: str, *, phone: str | None = None, email: str | None = No
     ``member_created`` event.
     """
     phone = normalise_phone(phone)
-    email = email.lower() if email else None
+    email = normalise_email(email)
     token = new_token(MEMBER_PREFIX)
     taken = [column == value for column, value in
              ((Member.phone, phone), (Member.email, email), (Member.openid, openid)) if value]

@@ -5,19 +5,21 @@ import time
 
 from defusedxml import ElementTree
 from flask import Blueprint as FlaskBlueprint
-from flask import Response, current_app, request
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from core.auth.services import MANAGERS, require_operator
 from core.errors import ValidationFailed
 from core.messaging import services, wechat_security
 from core.messaging.schemas import InboundMessageSchema, ReplySchema
+from core.ratelimit import limit
 
 blp = Blueprint("messages", __name__, url_prefix="/api/v1/messages", description="Inbound keyword messages.")
 wechat = FlaskBlueprint("wechat", __name__)
 
 
 @blp.route("", methods=["POST"])
+@limit("messages")
 @blp.arguments(InboundMessageSchema)
 @blp.response(200, ReplySchema)
 def receive(data):
@@ -32,6 +34,7 @@ def _cdata(text: str) -> str:
 
 
 @wechat.route("/wechat", methods=["GET", "POST"])
+@limit("messages")
 def wechat_callback():
     """WeChat's server check (GET echoes echostr) and text messages (POST, XML in and out).
 

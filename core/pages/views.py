@@ -13,6 +13,7 @@ from core.members import services as members
 from core.members.models import Member
 from core.notifications.services import inbox
 from core.plugins.host import current_host
+from core.ratelimit import limit
 from core.rewards.models import Coupon
 from core.rewards.services import coupon_status, history
 
@@ -35,6 +36,7 @@ def home():
 
 
 @blp.route("/join", methods=["GET", "POST"])
+@limit("join", methods=["POST"])
 def join():
     """Plain sign-up (campaign plugins bring their own landing pages)."""
     error = None
@@ -47,7 +49,7 @@ def join():
             try:
                 member, _ = members.create_member(
                     name, phone=(form.get("phone") or "").strip() or None,
-                    email=(form.get("email") or "").strip().lower()[:254] or None,
+                    email=(form.get("email") or "").strip()[:254] or None,
                     marketing_consent=bool(form.get("consent")), context={"channel": "web"})
             except AppError as exc:
                 error = exc.message
@@ -58,6 +60,7 @@ def join():
 
 
 @blp.route("/me/login", methods=["GET", "POST"])
+@limit("sign_in", methods=["POST"])
 def login():
     error = None
     if request.method == "POST":

@@ -4,13 +4,13 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from sqlalchemy import or_, select
 
 from core.errors import AppError, NotFound
 from core.extensions import db
 from core.members import services as members
 from core.members.models import Member
 from core.pages.views import sign_in
+from core.ratelimit import limit
 from plugins.referral import services
 
 pages = Blueprint("referral", __name__, url_prefix="/r")
@@ -37,6 +37,7 @@ def unknown(anything=""):
 
 
 @pages.route("/<string(maxlength=200):code>")
+@limit("share_link")
 def share_link(code):
     """Count the visit, remember who invited this browser (first click wins), send it to the landing page."""
     found = services.find_code(code)
@@ -55,6 +56,7 @@ def share_link(code):
 
 
 @pages.route("/<string(maxlength=200):code>/qr.<string(maxlength=4):image_format>")
+@limit("qr")
 def qr_image(code, image_format):
     """The share link as a QR image (marked as a scan); cacheable, revalidated with its ETag."""
     mimetype = QR_FORMATS.get(image_format)
@@ -70,6 +72,7 @@ def qr_image(code, image_format):
 
 
 @pages.route("/<string(maxlength=200):code>/join", methods=["GET", "POST"])
+@limit("join", methods=["POST"])
 def join(code):
     """The landing page: who invited you, and a sign-up form that joins with their code."""
     found = services.find_code(code)
@@ -84,7 +87,7 @@ def join(code):
         form = request.form
         name = (form.get("name") or "").strip()[:100]
         phone = (form.get("phone") or "").strip() or None
-        email = (form.get("email") or "").strip().lower()[:254] or None
+        email = (form.get("email") or "").strip()[:254] or None
         if not name:
             error, status = "Please tell us your name.", 400
         else:
@@ -115,11 +118,9 @@ def _with_device(response, device: str):
 def _record_existing_member(code, phone, email) -> None:
     """Someone who already has an account tried to join again through a share link: record the refusal."""
     try:
-        phone = members.normalise_phone(phone)
+        existing = members.member_with_identity(phone, email)
     except AppError:
-        phone = None
-    taken = [column == value for column, value in ((Member.phone, phone), (Member.email, email)) if value]
-    existing = db.session.scalar(select(Member).where(or_(*taken)).limit(1)) if taken else None
+        existing = None
     if existing is not None:
         services.record_existing_member(code, existing)
 

@@ -1,0 +1,112 @@
+"""Named rate limits (Flask-Limiter): share links, QR images, joins, sign-in, one-time codes,
+messages and token-authenticated writes.
+
+Each limit has a name and a default in ``DEFAULT_LIMITS``; ``RATE_LIMITS`` (the
+``MEMBERDAY_RATE_LIMITS`` JSON object) overrides any of them by name, in
+Flask-Limiter's notation (``"30/minute;300/hour"``), and ``RATE_LIMITS_ENABLED``
+(``MEMBERDAY_RATE_LIMITS_ENABLED=0``) switches them all off. Counters live in
+Redis when ``REDIS_URL`` is set (shared by every web process), in memory otherwise.
+
+Calls are counted per signed-in member or operator when a bearer token
+authenticates them, else per client address -- an unknown token is no way
+around the limit. Apply a limit to a view with ``@limit("sign_in")``; an
+exceeded one answers ``429 rate_limited`` with ``Retry-After``.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter, RateLimitExceeded
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from core.errors import AppError, error_response
+
+DEFAULT_LIMITS = {
+    "share_link": "30/minute;300/hour",   # a share link's landing page, per visitor
+    "qr": "60/minute",                     # QR images
+    "join": "10/minute;100/day",           # joining, by API or a page's form
+    "sign_in": "10/minute;50/hour",        # sign-in attempts
+    "one_time_code": "3/minute;10/hour",   # one-time codes sent to a phone
+    "messages": "120/minute",              # inbound messages (API and WeChat callback)
+    "api_write": "300/minute",             # every token-authenticated write, together
+}
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def client_key() -> str:
+    """Who is counted: the authenticated member or operator, else the client address."""
+    from core.auth.services import current_principal
+
+    principal = current_principal() if request.headers.get("Authorization") else None
+    if principal is not None:
+        return f"principal:{principal.key}"
+    return f"addr:{request.remote_addr or 'unknown'}"
+
+
+def limit_for(name: str) -> str:
+    """The limit string in force for ``name`` (settings override the default)."""
+    overrides = current_app.config.get("RATE_LIMITS") or {}
+    return overrides.get(name) or DEFAULT_LIMITS[name]
+
+
+def _disabled() -> bool:
+    return not current_app.config.get("RATE_LIMITS_ENABLED", True)
+
+
+def _not_a_token_write() -> bool:
+    if _disabled() or request.method not in _WRITES or not request.path.startswith("/api/"):
+        return True
+    from core.auth.services import current_principal
+
+    return current_principal() is None
+
+
+limiter = Limiter(
+    client_key,
+    application_limits=[lambda: limit_for("api_write")],
+    application_limits_exempt_when=_not_a_token_write,
+    strategy="moving-window",
+)
+
+
+def limit(name: str, *, methods: list[str] | None = None):
+    """A view decorator: count calls under the named limit (only ``methods``, when given)."""
+    if name not in DEFAULT_LIMITS:
+        raise ValueError(f"unknown rate limit {name!r}; known: {', '.join(DEFAULT_LIMITS)}")
+    # Shared: joining through the API and through a page's form spend one budget.
+    return limiter.shared_limit(lambda: limit_for(name), scope=name, methods=methods, exempt_when=_disabled,
+                                error_message=name)
+
+
+def init_app(app: Flask) -> None:
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        # The client address is the one the trusted proxies saw, not theirs.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "memberday")
+    unknown = set(app.config.get("RATE_LIMITS") or {}) - set(DEFAULT_LIMITS)
+    if unknown:
+        from config import SettingsError
+
+        raise SettingsError(f"RATE_LIMITS names unknown limits: {', '.join(sorted(unknown))}")
+    limiter.init_app(app)
+
+    @app.errorhandler(RateLimitExceeded)
+    def _too_many(error: RateLimitExceeded):
+        retry_after = _retry_after()
+        response = error_response(AppError(
+            f"Too many requests; try again in {retry_after} seconds.", code="rate_limited", status=429,
+            extra={"limit": error.description, "retry_after": retry_after}))
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+
+
+def _retry_after() -> int:
+    """Seconds until the breached limit lets a call through again."""
+    breached = limiter.current_limit
+    if breached is None:
+        return 60
+    return max(1, math.ceil(breached.reset_at - time.time()))
