@@ -31,6 +31,7 @@ from core.orders import services as orders
 from core.orders.models import Order
 from core.plugins import services as plugin_services
 from core.plugins.host import current_host
+from core.ratelimit import limit
 from core.rewards import services as rewards
 from core.rewards.models import Coupon, CouponTemplate
 from core.rewards.schemas import CouponTemplateCreateSchema, PointsAdjustSchema
@@ -142,6 +143,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @blp.route("/sign-in", methods=["GET", "POST"])
+@limit("sign_in", methods=["POST"])
 def sign_in():
     error = None
     if request.method == "POST":

@@ -20,6 +20,16 @@ from email_validator import EmailNotValidError, validate_email
 DEFAULT_REGION = "TW"
 
 
+def configured_region() -> str:
+    """The running app's DEFAULT_PHONE_REGION (migrations run inside the app), else the default."""
+    from flask import current_app
+
+    try:
+        return current_app.config.get("DEFAULT_PHONE_REGION") or DEFAULT_REGION
+    except RuntimeError:  # no app: a script
+        return DEFAULT_REGION
+
+
 class IdentityError(ValueError):
     """A phone or e-mail that cannot be read; the message says why, for the person who typed it."""
 

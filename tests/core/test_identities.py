@@ -106,7 +106,7 @@ def test_db_upgrade_normalises_existing_members_and_leaves_clashes_for_an_operat
 
     app = make_app(f"sqlite:///{tmp_path / 'legacy.sqlite'}")
     with app.app_context():
-        upgrade(revision="core_0006")
+        upgrade(revision="core_0007")
         with db.engine.begin() as conn:
             for member_id, phone, email in ((1, "0912345678", "Ada@Example.COM"), (2, "+886 931-326-362", None),
                                             (3, "00886931326362", "ada@example.com"), (4, "call me", "x@bücher.de")):

@@ -5,7 +5,7 @@ Revises: referral_0001
 Create Date: 2026-11-29 10:50:00
 
 The duplicate-phone check compares a new referee's phone (stored in E.164 since
-core_0007) with earlier referrals' phones: written the same way, one person's
+core_0008) with earlier referrals' phones: written the same way, one person's
 second account is found whatever spelling either was typed in.
 """
 from alembic import op
@@ -14,18 +14,13 @@ import sqlalchemy as sa
 revision = 'referral_0002'
 down_revision = 'referral_0001'
 branch_labels = None
-depends_on = 'core_0007'
+depends_on = 'core_0008'
 
 
 def upgrade():
     from core.members import identity
 
-    try:
-        from flask import current_app
-
-        region = current_app.config.get("DEFAULT_PHONE_REGION")
-    except RuntimeError:
-        region = None
+    region = identity.configured_region()
     conn = op.get_bind()
     referrals = sa.table('referral_referrals', sa.column('id', sa.Integer), sa.column('phone', sa.String))
     for row_id, phone in conn.execute(sa.select(referrals.c.id, referrals.c.phone)

@@ -1,7 +1,7 @@
 """Normalise members' phones to E.164 and e-mails to case-folded, IDNA form
 
-Revision ID: core_0007
-Revises: core_0006
+Revision ID: core_0008
+Revises: core_0007
 Create Date: 2026-11-29 10:40:00
 
 Rows whose normalised phone or e-mail another member already holds are left as
@@ -11,8 +11,8 @@ an operator to merge by hand.
 from alembic import op
 import sqlalchemy as sa
 
-revision = 'core_0007'
-down_revision = 'core_0006'
+revision = 'core_0008'
+down_revision = 'core_0007'
 branch_labels = None
 depends_on = None
 
@@ -20,12 +20,7 @@ depends_on = None
 def upgrade():
     from core.members import identity
 
-    try:
-        from flask import current_app
-
-        region = current_app.config.get("DEFAULT_PHONE_REGION")
-    except RuntimeError:
-        region = None
+    region = identity.configured_region()
     conn = op.get_bind()
     members = sa.table('members', sa.column('id', sa.Integer), sa.column('phone', sa.String),
                        sa.column('email', sa.String))

@@ -1,7 +1,7 @@
 """Tokens that can be revoked, rotated and expire; operators' console passwords
 
-Revision ID: core_0006
-Revises: core_0005
+Revision ID: core_0007
+Revises: core_0006
 Create Date: 2026-11-29 10:20:00
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import core.database
 
 
-revision = 'core_0006'
-down_revision = 'core_0005'
+revision = 'core_0007'
+down_revision = 'core_0006'
 branch_labels = None
 depends_on = None
 
