@@ -1,0 +1,106 @@
+"""Member week (會員週): the monthly member day stretched to a window placed around the brand's
+big promotions, announced ahead, with benefits, a points multiplier, a random holdout group and a
+report that measures the uplift against it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.plugins import PageSection, PeriodicJob, PluginInfo, hookimpl
+from plugins.member_week import models  # noqa: F401  (the tables join the metadata when the plugin loads)
+from plugins.member_week.schemas import MemberWeekSettingsSchema
+
+HERE = Path(__file__).parent
+
+PLUGIN = PluginInfo(
+    id="member_week",
+    name="Member week",
+    description="Member weeks around big promotions: announced ahead, benefits, multiplier, holdout and report.",
+    settings_schema=MemberWeekSettingsSchema,
+)
+
+
+@hookimpl
+def memberday_blueprints(app):
+    from plugins.member_week.api import blp, promotions
+    from plugins.member_week.views import pages
+
+    return [blp, promotions, pages]
+
+
+@hookimpl
+def memberday_jobs():
+    from plugins.member_week import report, services
+
+    return {"member_week.tick": services.tick, "member_week.announce": services.announce,
+            "member_week.remind": services.remind, "member_week.deliver": services.deliver,
+            "member_week.compute_report": report.compute, "member_week.refresh_reports": report.refresh_due}
+
+
+@hookimpl
+def memberday_periodic_jobs():
+    return [PeriodicJob("member_week.tick", interval=60), PeriodicJob("member_week.refresh_reports", interval=900)]
+
+
+@hookimpl
+def memberday_cli_commands():
+    from plugins.member_week.cli import member_week
+
+    return [member_week]
+
+
+@hookimpl
+def memberday_migrations_folder():
+    return str(HERE / "migrations")
+
+
+@hookimpl
+def memberday_template_folders():
+    return [str(HERE / "templates")]
+
+
+@hookimpl
+def memberday_points_multiplier(member, order):
+    from plugins.member_week import services
+
+    return services.multiplier_for(member, order)
+
+
+@hookimpl
+def memberday_mall_offers(member):
+    from plugins.member_week import services
+
+    return services.mall_offers(member)
+
+
+@hookimpl
+def memberday_points_changed(member, entry):
+    from plugins.member_week import services
+
+    services.mall_redemption_booked(member, entry)
+
+
+@hookimpl
+def memberday_keyword_reply(member, text, channel, sender):
+    from plugins.member_week import services
+
+    return services.keyword_reply(member, text)
+
+
+@hookimpl
+def memberday_member_page_sections(member):
+    from plugins.member_week.views import member_section
+
+    html = member_section(member)
+    if html is None:
+        return []
+    from flask_babel import gettext as _
+
+    return [PageSection(_("Member week"), html)]
+
+
+@hookimpl
+def memberday_seed_demo(members, operator):
+    from plugins.member_week.demo import seed
+
+    seed(members)
