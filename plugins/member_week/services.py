@@ -557,9 +557,10 @@ def deliver(notification_ids: list[int]) -> int:
     from core.notifications.services import deliver as deliver_one
 
     delivered = 0
-    for notification_id in notification_ids:
-        if deliver_one(int(notification_id)) is not None:
-            delivered += 1
+    with transaction():  # one commit for the batch; each delivery still asks the channels itself
+        for notification_id in notification_ids:
+            if deliver_one(int(notification_id)) is not None:
+                delivered += 1
     return delivered
 
 
