@@ -21,9 +21,10 @@ def new_member(memberday_app):
     """Make a member through the core services; returns id, token and headers."""
     from core.members.services import create_member
 
-    def make(tier: str = "member", tags: list | None = None, name: str | None = None) -> dict:
+    def make(tier: str = "member", tags: list | None = None, name: str | None = None, **identity) -> dict:
         with memberday_app.app_context():
-            member, token = create_member(name or f"Week member {next(_names)}", tier=tier, tags=tags or [])
+            member, token = create_member(name or f"Week member {next(_names)}", tier=tier, tags=tags or [],
+                                          **identity)
             return {"id": member.id, "token": token, "headers": bearer(token)}
 
     return make
