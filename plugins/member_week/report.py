@@ -116,7 +116,8 @@ def proportion_difference_ci(c1: int, n1: int, c2: int, n2: int, z: float = Z95)
 def welch_ci(mean1: float, var1: float, n1: int, mean2: float, var2: float, n2: int,
              confidence: float = 0.95) -> tuple[float, float, float] | None:
     """mean1 - mean2 and Welch's t interval; None when a group has fewer than two members."""
-    from scipy.stats import t
+    # scipy.special's inverse of Student's t distribution: a third of the import time of scipy.stats.
+    from scipy.special import stdtrit
 
     if n1 < 2 or n2 < 2:
         return None
@@ -126,7 +127,7 @@ def welch_ci(mean1: float, var1: float, n1: int, mean2: float, var2: float, n2: 
     if se == 0:
         return difference, difference, difference
     df = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n2 - 1))
-    half = float(t.ppf(0.5 + confidence / 2, df)) * se
+    half = float(stdtrit(df, 0.5 + confidence / 2)) * se
     return difference, difference - half, difference + half
 
 

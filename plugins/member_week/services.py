@@ -518,29 +518,18 @@ def _send(week_id: int, kind: str, progress: Progress | None, now: datetime | No
     total = week.participants_count or 0
     sent = 0
     db.session.rollback()
+    batch = _batch_in_one_statement if db.engine.dialect.name == "postgresql" else _batch_in_steps
     while True:
         with transaction():
-            now_ = now or utcnow()
-            member_ids = db.session.scalars(
-                select(AudienceMember.member_id)
-                .where(AudienceMember.week_id == week_id, AudienceMember.held_out.is_(False), marker.is_(None))
-                .order_by(AudienceMember.member_id).limit(batch_size)
-                .with_for_update(skip_locked=True)).all()
-            if member_ids:
-                db.session.execute(update(AudienceMember.__table__)
-                                   .where(AudienceMember.week_id == week_id,
-                                          AudienceMember.member_id.in_(member_ids))
-                                   .values({f"{kind}_at": now_}))
-                ids = db.session.scalars(sa.insert(Notification.__table__).returning(Notification.id), [
-                    {"member_id": member_id, "audience": "member", "title": title, "body": body,
-                     "status": "queued", "attempts": 0, "created_at": now_} for member_id in member_ids]).all()
+            ids = batch(week_id, kind, batch_size, title, body, now or utcnow())
+            if ids:
                 db.session.execute(update(MemberWeek.__table__).where(MemberWeek.id == week_id)
-                                   .values({counter: getattr(MemberWeek.__table__.c, counter) + len(member_ids)}))
+                                   .values({counter: getattr(MemberWeek.__table__.c, counter) + len(ids)}))
                 enqueue("member_week.deliver", list(ids))
-                sent += len(member_ids)
+                sent += len(ids)
         if progress is not None:
             progress(sent, total)
-        if not member_ids:
+        if not ids:
             break
     with transaction():
         left = db.session.scalar(select(func.count()).where(
@@ -550,6 +539,38 @@ def _send(week_id: int, kind: str, progress: Progress | None, now: datetime | No
                                .where(MemberWeek.id == week_id, getattr(MemberWeek.__table__.c, finished).is_(None))
                                .values({finished: now or utcnow()}))
     return sent
+
+
+def _batch_in_one_statement(week_id: int, kind: str, size: int, title: str, body: str, now: datetime) -> list[int]:
+    """Lock the next participants not yet told, mark them and write their notifications: one round trip."""
+    return list(db.session.scalars(sa.text(f"""
+        WITH batch AS (
+            SELECT member_id FROM member_week_audience
+            WHERE week_id = :week AND held_out = false AND {kind}_at IS NULL
+            ORDER BY member_id LIMIT :size FOR UPDATE SKIP LOCKED),
+        marked AS (
+            UPDATE member_week_audience AS a SET {kind}_at = :now FROM batch
+            WHERE a.week_id = :week AND a.member_id = batch.member_id RETURNING a.member_id)
+        INSERT INTO notifications (member_id, audience, title, body, status, attempts, created_at)
+        SELECT member_id, 'member', :title, :body, 'queued', 0, :now FROM marked ORDER BY member_id
+        RETURNING id"""), {"week": week_id, "size": size, "title": title, "body": body, "now": now}))
+
+
+def _batch_in_steps(week_id: int, kind: str, size: int, title: str, body: str, now: datetime) -> list[int]:
+    """The same as ``_batch_in_one_statement`` for SQLite, where one writer at a time needs no row locks."""
+    marker = getattr(AudienceMember, f"{kind}_at")
+    member_ids = db.session.scalars(
+        select(AudienceMember.member_id)
+        .where(AudienceMember.week_id == week_id, AudienceMember.held_out.is_(False), marker.is_(None))
+        .order_by(AudienceMember.member_id).limit(size)).all()
+    if not member_ids:
+        return []
+    db.session.execute(update(AudienceMember.__table__)
+                       .where(AudienceMember.week_id == week_id, AudienceMember.member_id.in_(member_ids))
+                       .values({f"{kind}_at": now}))
+    return list(db.session.scalars(sa.insert(Notification.__table__).returning(Notification.id), [
+        {"member_id": member_id, "audience": "member", "title": title, "body": body, "status": "queued",
+         "attempts": 0, "created_at": now} for member_id in member_ids]))
 
 
 def deliver(notification_ids: list[int]) -> int:
