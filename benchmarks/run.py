@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
@@ -53,12 +53,14 @@ PROFILES = {
                  mall_pairs=4, mall_duration=2.0, mall_warmup=1.0,
                  host_mixed_pairs=4, host_mixed_duration=3.0, host_mixed_clients=GUNICORN_WORKERS,
                  readers=100, reader_orders=5, order_members=200, http_concurrency=8,
-                 mall_concurrency=50, click_codes=50, qr_codes=20, cold_qr=40, host_blocks=10, host_block=400),
+                 mall_concurrency=50, click_codes=50, qr_codes=20, cold_qr=40, host_blocks=10, host_block=400,
+                 week_pairs=4, week_duration=2.0, week_warmup=1.0, week_concurrency=50, week_members=120_000),
     "quick": dict(pairs=1, duration=1.0, host_pairs=1, host_duration=0.8, warmup=0.3,
                   mall_pairs=1, mall_duration=1.0, mall_warmup=1.0,
                   host_mixed_pairs=1, host_mixed_duration=1.5, host_mixed_clients=GUNICORN_WORKERS,
                   readers=20, reader_orders=3, order_members=50, http_concurrency=8,
-                  mall_concurrency=50, click_codes=20, qr_codes=10, cold_qr=10, host_blocks=5, host_block=150),
+                  mall_concurrency=50, click_codes=20, qr_codes=10, cold_qr=10, host_blocks=5, host_block=150,
+                  week_pairs=1, week_duration=1.0, week_warmup=1.0, week_concurrency=50, week_members=40_000),
 }
 MALL_COST = 10  # points per redemption; members get enough for every redemption a run can make
 
@@ -69,7 +71,7 @@ MALL_COST = 10  # points per redemption; members get enough for every redemption
 @dataclass
 class Case:
     name: str
-    group: str  # "core", "host", "referral", "mall"
+    group: str  # "core", "host", "referral", "mall", "week"
     issue: int
     what: str
     make_client: Callable[[dict], Callable]  # (context) -> loadgen make_client
@@ -225,6 +227,60 @@ def floor_client(spread: bool):
     return make_factory
 
 
+def claim_client(ctx):
+    """Each request is a claim of the one hot benefit by a member who has not claimed it yet (a new
+    Idempotency-Key each time): members are handed out from one counter across windows and clients."""
+    nonce = secrets.token_hex(4)
+    members, week_id, benefit_id = ctx["week_members"], ctx["week_id"], ctx["week_hot_benefit"]
+    body = _json({"benefit_id": benefit_id})
+
+    def request_for(i, seq):
+        n = next(ctx["week_claim_counter"])
+        _, token = members[n % len(members)]
+        headers = dict(_bearer(token), **JSON_TYPE, **{"Idempotency-Key": f"bench-{nonce}-{n}"})
+        return build_request("POST", f"/api/v1/member-weeks/{week_id}/claim", ctx["port"], headers, body)
+
+    def label(response):
+        if response.status == 201:
+            return "201"
+        try:
+            return f"{response.status} {json.loads(response.body)['error']['code']}"
+        except (ValueError, KeyError, TypeError):
+            return str(response.status)
+
+    return _http(ctx, request_for, (201,), label)
+
+
+def claim_floor_client(ctx):
+    """PostgreSQL's own floor for a claim: the claim row (its unique key), stock-1 on the ONE benefit
+    row with a conditional UPDATE, and a commit."""
+    import psycopg
+
+    members, week_id, benefit_id = ctx["week_members"], ctx["week_id"], ctx["week_floor_benefit"]
+
+    def make(index: int):
+        conn = psycopg.connect(ctx["database_url"])
+
+        def operation(seq: int):
+            member_id, _ = members[next(ctx["week_floor_counter"]) % len(members)]
+            with conn.cursor() as cur:
+                cur.execute("INSERT INTO member_week_claims (week_id, benefit_id, member_id, created_at) "
+                            "VALUES (%s, %s, %s, now()) ON CONFLICT DO NOTHING", (week_id, benefit_id, member_id))
+                claimed = cur.rowcount == 1
+                cur.execute("UPDATE member_week_benefits SET stock = stock - 1, claimed = claimed + 1 "
+                            "WHERE id = %s AND stock > 0", (benefit_id,))
+                took = cur.rowcount == 1
+            if claimed and took:
+                conn.commit()
+                return "committed", True
+            conn.rollback()
+            return "refused", False
+
+        return operation, conn.close
+
+    return make
+
+
 CASES: list[Case] = [
     Case("bare", "core", 2, "GET /bench/bare: a bare Flask JSON endpoint in the same app (the baseline)",
          bare_client, baseline=None),
@@ -261,6 +317,12 @@ CASES: list[Case] = [
     Case("mall_spread", "mall", 5, "POST /api/v1/mall/redemptions, each client on its own item",
          redeem_client(spread=True), baseline="floor_spread", concurrency="mall_concurrency", timing="mall_",
          needs=("points_mall",)),
+    Case("week_floor_hot", "week", 11, "psycopg: claim row + stock-1 on ONE benefit row, commit (a new member "
+         "each time)", claim_floor_client, baseline=None, concurrency="week_concurrency", timing="week_",
+         needs=("member_week",)),
+    Case("week_claim_hot", "week", 11, "POST /api/v1/member-weeks/{id}/claim, all clients on one coupon benefit "
+         "(a new member each time, Idempotency-Key)", claim_client, baseline="week_floor_hot",
+         concurrency="week_concurrency", timing="week_", needs=("member_week",)),
 ]
 BY_NAME = {case.name: case for case in CASES}
 
@@ -304,6 +366,13 @@ def _cold_qr_check(summary):
            f"image alone {cold['generate_p50_ms']:.1f} ms)", cold["http_p50_ms"] < 20
 
 
+def _week_hot_check(summary):
+    ratio = summary["cases"]["week_claim_hot"]["ratio"]
+    if not ratio:
+        return "no claim completed in the windows", False
+    return f"floor is {1 / ratio:.1f}x the hot benefit's claim rate", 1 / ratio <= 3
+
+
 def _mall_hot_check(summary):
     ratio = summary["cases"]["mall_hot"]["ratio"]
     if not ratio:
@@ -325,6 +394,7 @@ GOALS: list[Goal] = [
     ratio_goal("qr_warm", 0.70, 4),
     Goal("issue 4: a cold QR image < 20 ms", ("cold_qr",), _cold_qr_check),
     Goal("issue 5: mall_hot within 4x of floor_hot", ("mall_hot",), _mall_hot_check),
+    Goal("issue 11: week_claim_hot within 3x of week_floor_hot", ("week_claim_hot",), _week_hot_check),
 ]
 
 
@@ -535,6 +605,8 @@ def seed(profile: dict, wanted: set[str]) -> dict:
             seed_referral(profile, ctx)
         if wanted & {c.name for c in CASES if c.group == "mall"}:
             seed_mall(profile, ctx)
+        if wanted & {c.name for c in CASES if c.group == "week"}:
+            seed_week(profile, ctx)
         db.session.remove()
         db.engine.dispose()
     return ctx
@@ -581,6 +653,48 @@ def seed_mall(profile: dict, ctx: dict) -> None:
     ctx["floor_hot_item"] = item("Floor hot item")
     ctx["floor_items"] = [item(f"Floor item {n}") for n in range(clients)]
     ctx["floor_members"] = [mid for mid, _ in members("Floor member")]
+
+
+def seed_week(profile: dict, ctx: dict) -> None:
+    """``week_members`` members (written in bulk: a claim needs a member who has not claimed yet), a running
+    week for all of them with no holdout, a hot coupon benefit and a separate one for the psycopg floor."""
+    import itertools
+
+    from sqlalchemy import insert
+
+    from core.auth.services import MEMBER_PREFIX, hash_token, new_token
+    from core.database import transaction, utcnow
+    from core.extensions import db
+    from core.members.models import Member
+    from core.rewards.services import create_template
+    from plugins.member_week import services as weeks
+
+    members = []
+    for start in range(0, profile["week_members"], 10_000):
+        tokens = [new_token(MEMBER_PREFIX) for _ in range(start, min(start + 10_000, profile["week_members"]))]
+        rows = [{"name": f"Week member {start + n}", "token_hash": hash_token(token), "tier": "member", "tags": [],
+                 "marketing_consent": False, "points_balance": 0, "points_pending": 0, "orders_count": 0,
+                 "created_at": utcnow()} for n, token in enumerate(tokens)]
+        with transaction():
+            ids = db.session.scalars(insert(Member).returning(Member.id, sort_by_parameter_order=True), rows).all()
+        members.extend(zip(ids, tokens))
+    template = create_template("Partner café coffee", value=120, channel="offline", valid_days=30)
+    now = utcnow()
+    week = weeks.create_week({"name": "Benchmark week", "starts_at": now - timedelta(hours=1),
+                              "ends_at": now + timedelta(days=7), "announce_at": now - timedelta(hours=2),
+                              "points_multiplier": 2, "audience": {}, "holdout_percent": 0, "benefits": [
+                                  {"title": "Hot coffee", "kind": "coupon", "coupon_template_id": template.id,
+                                   "stock": 50_000_000},
+                                  {"title": "Floor coffee", "kind": "coupon", "coupon_template_id": template.id,
+                                   "stock": 50_000_000}]}, now=now - timedelta(hours=3))
+    ctx["week_id"] = week.id
+    ctx["week_hot_benefit"], ctx["week_floor_benefit"] = [benefit.id for benefit in week.benefits]
+    ctx["week_members"] = members
+    ctx["week_claim_counter"] = itertools.count()
+    ctx["week_floor_counter"] = itertools.count()
+    weeks.take_snapshot(week, now)  # the audience, without sending an announcement to every member
+    week.status = "running"
+    db.session.commit()
 
 
 def _money(value):
