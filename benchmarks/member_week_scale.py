@@ -94,14 +94,17 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--orders", type=int, default=5_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", metavar="DATABASE", help="measure again on a database a --keep run left "
+                        "(its weeks, snapshots and notifications are removed first)")
     args = parser.parse_args()
 
     import psycopg
     from sqlalchemy import text
 
-    name = f"memberday_weekbench_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = args.reuse or f"memberday_weekbench_{os.getpid()}_{secrets.token_hex(3)}"
+    if not args.reuse:
+        with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
     url = database_url(name)
     queue = f"memberday-weekbench-{secrets.token_hex(4)}"
     redis = REDIS_URL if redis_available() else None
@@ -111,7 +114,8 @@ def main() -> None:
         from core import create_app
         from core.testing import upgrade_database
 
-        upgrade_database(url)
+        if not args.reuse:
+            upgrade_database(url)
         app = create_app({"ENV_NAME": "production", "DATABASE_URL": url, "REDIS_URL": redis, "RQ_QUEUE": queue,
                           "SECRET_KEY": secrets.token_hex(16)})
         with app.app_context():
@@ -133,7 +137,13 @@ def main() -> None:
                 with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                     conn.execute(text("VACUUM ANALYZE"))
 
-            step("generate members and orders (SQL)", generate)
+            def forget_weeks():
+                with transaction():
+                    db.session.execute(text("TRUNCATE member_week_weeks, notifications CASCADE"))
+                with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.execute(text("VACUUM ANALYZE"))
+
+            step("generate members and orders (SQL)", forget_weeks if args.reuse else generate)
             now = utcnow()
             zone = services.brand_zone()
             start = (now - timedelta(days=12)).astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)

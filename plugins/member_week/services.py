@@ -519,17 +519,25 @@ def _send(week_id: int, kind: str, progress: Progress | None, now: datetime | No
     sent = 0
     db.session.rollback()
     batch = _batch_in_one_statement if db.engine.dialect.name == "postgresql" else _batch_in_steps
+    # Keyset: each batch starts after the last member this run reached, so the index scan never
+    # walks back over the entries of rows already told; one sweep from the start at the end picks up
+    # rows another run held when this one passed them.
+    after = 0
     while True:
         with transaction():
-            ids = batch(week_id, kind, batch_size, title, body, now or utcnow())
-            if ids:
+            rows = batch(week_id, kind, batch_size, after, title, body, now or utcnow())
+            if rows:
                 db.session.execute(update(MemberWeek.__table__).where(MemberWeek.id == week_id)
-                                   .values({counter: getattr(MemberWeek.__table__.c, counter) + len(ids)}))
-                enqueue("member_week.deliver", list(ids))
-                sent += len(ids)
+                                   .values({counter: getattr(MemberWeek.__table__.c, counter) + len(rows)}))
+                enqueue("member_week.deliver", [notification_id for notification_id, _ in rows])
+                sent += len(rows)
         if progress is not None:
             progress(sent, total)
-        if not ids:
+        if rows:
+            after = max(member_id for _, member_id in rows)
+        elif after:
+            after = 0
+        else:
             break
     with transaction():
         left = db.session.scalar(select(func.count()).where(
@@ -541,36 +549,43 @@ def _send(week_id: int, kind: str, progress: Progress | None, now: datetime | No
     return sent
 
 
-def _batch_in_one_statement(week_id: int, kind: str, size: int, title: str, body: str, now: datetime) -> list[int]:
-    """Lock the next participants not yet told, mark them and write their notifications: one round trip."""
-    return list(db.session.scalars(sa.text(f"""
+def _batch_in_one_statement(week_id: int, kind: str, size: int, after: int, title: str, body: str,
+                            now: datetime) -> list[tuple[int, int]]:
+    """Lock the next participants not yet told, mark them and write their notifications: one round trip.
+    Returns (notification id, member id) pairs."""
+    return [tuple(row) for row in db.session.execute(sa.text(f"""
         WITH batch AS (
             SELECT member_id FROM member_week_audience
-            WHERE week_id = :week AND held_out = false AND {kind}_at IS NULL
+            WHERE week_id = :week AND held_out = false AND {kind}_at IS NULL AND member_id > :after
             ORDER BY member_id LIMIT :size FOR UPDATE SKIP LOCKED),
         marked AS (
             UPDATE member_week_audience AS a SET {kind}_at = :now FROM batch
             WHERE a.week_id = :week AND a.member_id = batch.member_id RETURNING a.member_id)
         INSERT INTO notifications (member_id, audience, title, body, status, attempts, created_at)
         SELECT member_id, 'member', :title, :body, 'queued', 0, :now FROM marked ORDER BY member_id
-        RETURNING id"""), {"week": week_id, "size": size, "title": title, "body": body, "now": now}))
+        RETURNING id, member_id"""), {"week": week_id, "size": size, "after": after, "title": title, "body": body,
+                                      "now": now})]
 
 
-def _batch_in_steps(week_id: int, kind: str, size: int, title: str, body: str, now: datetime) -> list[int]:
+def _batch_in_steps(week_id: int, kind: str, size: int, after: int, title: str, body: str,
+                    now: datetime) -> list[tuple[int, int]]:
     """The same as ``_batch_in_one_statement`` for SQLite, where one writer at a time needs no row locks."""
     marker = getattr(AudienceMember, f"{kind}_at")
     member_ids = db.session.scalars(
         select(AudienceMember.member_id)
-        .where(AudienceMember.week_id == week_id, AudienceMember.held_out.is_(False), marker.is_(None))
+        .where(AudienceMember.week_id == week_id, AudienceMember.held_out.is_(False), marker.is_(None),
+               AudienceMember.member_id > after)
         .order_by(AudienceMember.member_id).limit(size)).all()
     if not member_ids:
         return []
     db.session.execute(update(AudienceMember.__table__)
                        .where(AudienceMember.week_id == week_id, AudienceMember.member_id.in_(member_ids))
                        .values({f"{kind}_at": now}))
-    return list(db.session.scalars(sa.insert(Notification.__table__).returning(Notification.id), [
-        {"member_id": member_id, "audience": "member", "title": title, "body": body, "status": "queued",
-         "attempts": 0, "created_at": now} for member_id in member_ids]))
+    table = Notification.__table__
+    return [tuple(row) for row in db.session.execute(
+        sa.insert(table).returning(table.c.id, table.c.member_id, sort_by_parameter_order=True),
+        [{"member_id": member_id, "audience": "member", "title": title, "body": body, "status": "queued",
+          "attempts": 0, "created_at": now} for member_id in member_ids])]
 
 
 def deliver(notification_ids: list[int]) -> int:
