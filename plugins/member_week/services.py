@@ -471,6 +471,9 @@ def take_snapshot(week: MemberWeek, now: datetime) -> int:
     size, out = db.session.execute(
         select(func.count(), func.count().filter(table.c.held_out.is_(True)))
         .where(table.c.week_id == week.id)).one()
+    if db.engine.dialect.name == "postgresql":
+        # Fresh statistics, or the announcement's batches are planned for the empty table this was.
+        db.session.execute(sa.text("ANALYZE member_week_audience"))
     week.snapshot_at = now
     week.audience_size = size
     week.held_out_count = out
