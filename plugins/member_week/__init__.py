@@ -66,7 +66,7 @@ def memberday_points_multiplier(member, order):
     return services.multiplier_for(member, order)
 
 
-@hookimpl
+@hookimpl(optionalhook=True)  # declared by the points mall, which may not be installed
 def memberday_mall_offers(member):
     from plugins.member_week import services
 

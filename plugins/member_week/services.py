@@ -28,7 +28,6 @@ from core.extensions import db
 from core.jobs import enqueue
 from core.members.models import Member
 from core.notifications.models import Notification
-from core.plugins import MallOffer
 from core.plugins.host import plugin_settings
 from core.rewards import services as rewards
 from core.rewards.models import CouponTemplate
@@ -718,8 +717,10 @@ def week_at(now: datetime, member_id: int) -> MemberWeek | None:
         .where(MemberWeek.status != "cancelled", MemberWeek.starts_at <= now, MemberWeek.ends_at > now).limit(1))
 
 
-def mall_offers(member: Member, now: datetime | None = None) -> list[MallOffer]:
+def mall_offers(member: Member, now: datetime | None = None) -> list:
     """The week's mall prices for a participant while the week runs (the mall's offers hook)."""
+    from plugins.points_mall.hookspecs import MallOffer
+
     now = now or utcnow()
     week = week_at(now, member.id)
     if week is None or not is_running(week, now):

@@ -1,16 +1,11 @@
 """The member's side: the week on their page with a countdown and claim buttons, and the landing page."""
-import re
-
+from core.testing import csrf_token
 from week_helpers import running_window, snapshot
 
 
 def _sign_in(client, member):
-    assert client.post("/me/login", data={"token": member["token"]}).status_code == 303
-
-
-def _csrf(page: str) -> dict:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    return {"csrf_token": found.group(1)} if found else {}
+    response = client.post("/me/login", data={"csrf_token": csrf_token(client, "/me/login"), "token": member["token"]})
+    assert response.status_code == 303
 
 
 def test_the_member_page_shows_the_week_with_a_countdown_and_claims_from_the_button(
@@ -31,8 +26,10 @@ def test_the_member_page_shows_the_week_with_a_countdown_and_claims_from_the_but
     benefit_id = week["benefits"][1]["id"]
     assert f'name="benefit_id" value="{benefit_id}"' in page
 
-    landing = client.get(f"/member-week/{week['id']}").get_data(as_text=True)
-    claimed = client.post(f"/member-week/{week['id']}/claim", data={"benefit_id": benefit_id, **_csrf(landing)})
+    token = csrf_token(client, f"/member-week/{week['id']}")
+    refused = client.post(f"/member-week/{week['id']}/claim", data={"benefit_id": benefit_id})
+    assert refused.status_code == 400  # no CSRF token: nothing claimed
+    claimed = client.post(f"/member-week/{week['id']}/claim", data={"benefit_id": benefit_id, "csrf_token": token})
     assert claimed.status_code == 303
     after = client.get(claimed.headers["Location"]).get_data(as_text=True)
     assert f'name="benefit_id" value="{benefit_id}"' not in after
