@@ -588,7 +588,7 @@ def seed(profile: dict, wanted: set[str]) -> dict:
                 set_enabled(plugin_id, False, actor="benchmarks")
         host.forget_state()
         ctx["plugins_on"] = sorted(host.state().enabled)
-        ctx["multiplier_impls"] = sorted(impl.plugin_name for impl in host._impls("memberday_points_multiplier"))
+        ctx["multiplier_impls"] = sorted(impl.plugin_name for impl in host.pm.hook.memberday_points_multiplier.get_hookimpls())
 
         if "points_read" in wanted:
             readers = []
@@ -1129,7 +1129,7 @@ def main(argv=None) -> int:
 
     import importlib.util
 
-    installed = {pid for pid in ("referral", "points_mall") if importlib.util.find_spec(f"plugins.{pid}")}
+    installed = {pid for pid in ("referral", "points_mall", "member_week") if importlib.util.find_spec(f"plugins.{pid}")}
     pre = [c for c in CASES if all(p in installed for p in c.needs)]
     wanted = {c.name for c in select_cases(args.only, {c.name for c in pre})}
 
