@@ -166,6 +166,16 @@ def qr_warm_client(ctx):
     return _http(ctx, lambda i, seq: requests[(i * 3 + seq) % len(requests)], (200,))
 
 
+def _created_or_error_code(response) -> str:
+    """How a response counts: 201, or the status with the error code of the body."""
+    if response.status == 201:
+        return "201"
+    try:
+        return f"{response.status} {json.loads(response.body)['error']['code']}"
+    except (ValueError, KeyError, TypeError):
+        return str(response.status)
+
+
 def redeem_client(spread: bool):
     """Each client is one member redeeming, with its own token and a fresh Idempotency-Key each time."""
 
@@ -180,15 +190,7 @@ def redeem_client(spread: bool):
             body = _json({"member_id": member_id, "item_id": item_id})
             return build_request("POST", "/api/v1/mall/redemptions", ctx["port"], headers, body)
 
-        def label(response):
-            if response.status == 201:
-                return "201"
-            try:
-                return f"{response.status} {json.loads(response.body)['error']['code']}"
-            except (ValueError, KeyError, TypeError):
-                return str(response.status)
-
-        return _http(ctx, request_for, (201,), label)
+        return _http(ctx, request_for, (201,), _created_or_error_code)
 
     return make
 
@@ -240,15 +242,7 @@ def claim_client(ctx):
         headers = dict(_bearer(token), **JSON_TYPE, **{"Idempotency-Key": f"bench-{nonce}-{n}"})
         return build_request("POST", f"/api/v1/member-weeks/{week_id}/claim", ctx["port"], headers, body)
 
-    def label(response):
-        if response.status == 201:
-            return "201"
-        try:
-            return f"{response.status} {json.loads(response.body)['error']['code']}"
-        except (ValueError, KeyError, TypeError):
-            return str(response.status)
-
-    return _http(ctx, request_for, (201,), label)
+    return _http(ctx, request_for, (201,), _created_or_error_code)
 
 
 def claim_floor_client(ctx):
