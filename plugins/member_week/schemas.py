@@ -54,6 +54,20 @@ class LocalWhen(When):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class Multiplier(fields.Decimal):
+    """A points multiplier: a decimal string from 1 to 10 with at most two places ("2.5")."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {"example": "2.5", "description": "1 to 10, two decimal places"})
+        super().__init__(places=2, as_string=True, allow_nan=False, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if not Decimal(1) <= result <= Decimal(10):
+            raise ValidationError("must be between 1 and 10")
+        return result
+
+
 class PromotionSchema(BaseSchema):
     id = Id(dump_only=True)
     name = Text(required=True, max_length=120)
@@ -85,6 +99,8 @@ class BenefitWriteSchema(BaseSchema):
 
     @validates_schema
     def _kind_fields(self, data, **kwargs):
+        if data.get("kind") is None:  # a PATCH's partial load does not require it, but a benefit needs it
+            raise ValidationError("Missing data for required field.", field_name="kind")
         required = {"coupon": ("coupon_template_id",), "points": ("points",),
                     "mall_item": ("item_id", "points_cost")}[data["kind"]]
         missing = {name: [f"required for a {data['kind']} benefit"] for name in required if data.get(name) is None}
@@ -118,8 +134,7 @@ class WeekWriteSchema(BaseSchema):
     ends_at = LocalWhen(required=True, end=True)
     announce_at = LocalWhen(load_default=None, allow_none=True, metadata={
         "description": "When the audience is fixed and told (default: announce_days_before before the start)."})
-    points_multiplier = fields.Decimal(load_default=Decimal(1), places=2, as_string=True, allow_nan=False,
-                                       validate=validate.Range(min=1, max=10))
+    points_multiplier = Multiplier()  # default 1 (the column's)
     audience = AudienceField(load_default=dict, metadata={
         "description": "tiers, stages, tags_all, tags_any, tags_none; empty: every member."})
     holdout_percent = fields.Integer(strict=True, load_default=10, validate=validate.Range(min=0, max=50))

@@ -108,6 +108,8 @@ def test_a_week_can_be_changed_until_it_starts_and_cancelled_until_it_ends(membe
     assert changed.status_code == 200
     assert (changed.get_json()["name"], changed.get_json()["points_multiplier"]) == ("Spring week", "3.00")
     assert memberday_client.patch(path, headers=admin, json={}).status_code == 400
+    no_kind = memberday_client.patch(path, headers=admin, json={"benefits": [{"title": "Coffee", "points": 1}]})
+    assert no_kind.status_code == 400 and "benefits" in no_kind.get_json()["error"]["fields"]
 
     running = new_week(starts_at=iso(now - timedelta(hours=1)), ends_at=iso(now + timedelta(days=2)))
     tick()
