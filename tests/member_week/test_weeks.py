@@ -142,7 +142,7 @@ def test_promotions_and_a_plan_around_them(memberday_client, admin, new_week, co
     assert proposal["starts_at"] == iso(promo_day - timedelta(days=10))
     assert proposal["overlaps_week_id"] is None
     # Nothing was created.
-    assert memberday_client.get("/api/v1/member-weeks", headers=admin).get_json()["total"] == 0
+    assert memberday_client.get("/api/v1/member-weeks", headers=admin).get_json()["items"] == []
 
     week = new_week(starts_at=proposal["starts_at"], ends_at=proposal["ends_at"])
     again = memberday_client.get("/api/v1/member-weeks/plan", query_string={"months": 3}, headers=admin)
