@@ -74,13 +74,6 @@ def memberday_mall_offers(member):
 
 
 @hookimpl
-def memberday_points_changed(member, entry):
-    from plugins.member_week import services
-
-    services.mall_redemption_booked(member, entry)
-
-
-@hookimpl
 def memberday_keyword_reply(member, text, channel, sender):
     from plugins.member_week import services
 

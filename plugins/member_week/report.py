@@ -31,7 +31,7 @@ from core.extensions import db
 from core.members.models import Member
 from core.orders.models import Order
 from plugins.member_week.models import AudienceMember, Engagement, MemberWeek, Report
-from plugins.member_week.services import get_week
+from plugins.member_week.services import get_week, record_mall_redemptions
 
 Z95 = NormalDist().inv_cdf(0.975)
 CENT = Decimal("0.01")
@@ -182,6 +182,7 @@ def _prior_prospect_rate(week: MemberWeek) -> float | None:
 def compute(week_id: int, now: datetime | None = None) -> dict:
     """Compute a week's report from the database and store it (the job, and an operator's refresh)."""
     week = get_week(week_id)
+    record_mall_redemptions(week)
     groups = _groups(week)
     participants = _sum(g for (held_out, _, _), g in groups.items() if not held_out)
     holdout = _sum(g for (held_out, _, _), g in groups.items() if held_out)

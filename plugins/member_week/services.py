@@ -729,21 +729,32 @@ def mall_offers(member: Member, now: datetime | None = None) -> list:
             for benefit in week.benefits if benefit.kind == "mall_item"]
 
 
-def mall_redemption_booked(member: Member, entry) -> None:
-    """A points spend in the mall on a week item, inside the window, is engagement."""
-    if entry.kind != "debit" or not entry.source.startswith("points_mall:redemption:"):
+def record_mall_redemptions(week: MemberWeek) -> None:
+    """Participants who redeemed a week mall item inside the window engaged: recorded from the
+    mall's own redemptions (once per member, at their first), in one INSERT ... SELECT."""
+    items = [benefit.item_id for benefit in week.benefits if benefit.kind == "mall_item"]
+    if not items:
         return
     try:
         from plugins.points_mall.models import Redemption
     except ImportError:
         return
-    redemption = db.session.get(Redemption, int(entry.source.rsplit(":", 1)[1]))
-    if redemption is None:
-        return
-    now = entry.created_at or utcnow()
-    week = week_at(now, member.id)
-    if week is not None and any(b.kind == "mall_item" and b.item_id == redemption.item_id for b in week.benefits):
-        record_engagement(week.id, member.id, "mall_redemption", now)
+    rows = (select(sa.literal(week.id), Redemption.member_id, sa.literal("mall_redemption"),
+                   func.min(Redemption.created_at))
+            .join(AudienceMember, and_(AudienceMember.week_id == week.id,
+                                       AudienceMember.member_id == Redemption.member_id,
+                                       AudienceMember.held_out.is_(False)))
+            .where(Redemption.item_id.in_(items), Redemption.status == "completed",
+                   Redemption.created_at >= week.starts_at, Redemption.created_at < week.ends_at)
+            .group_by(Redemption.member_id))
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    with transaction():
+        db.session.execute(insert(Engagement.__table__)
+                           .from_select(["week_id", "member_id", "kind", "first_at"], rows)
+                           .on_conflict_do_nothing())
 
 
 def keyword_reply(member: Member | None, text: str, now: datetime | None = None) -> str | None:

@@ -64,7 +64,9 @@ def test_week_mall_prices_reach_participants_only_and_a_redemption_is_engagement
     bought = memberday_client.post("/api/v1/mall/redemptions", headers=inside["headers"],
                                    json={"member_id": inside["id"], "item_id": item["id"]})
     assert bought.status_code == 201 and bought.get_json()["points_spent"] == 300
+    report = memberday_client.post(f"/api/v1/member-weeks/{week['id']}/report/refresh", headers=admin).get_json()
     assert _engagements(memberday_app, week["id"]) == {(inside["id"], "mall_redemption")}
+    assert report["engaged"]["members"] == 1
 
 
 def test_switched_off_the_week_is_gone_and_switched_on_it_is_all_back(memberday_app, memberday_client, admin,
