@@ -33,6 +33,13 @@ def memberday_blueprints(app):
 
 
 @hookimpl
+def memberday_console_pages():
+    from plugins.offline_events.console import PAGES
+
+    return PAGES
+
+
+@hookimpl
 def memberday_migrations_folder():
     return str(HERE / "migrations")
 

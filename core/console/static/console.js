@@ -45,8 +45,26 @@
     tick();
   }
 
+  // <div data-live-url="..."> refreshes its [data-live=KEY] figures from that JSON every 5 seconds.
+  function pollLive(node) {
+    function tick() {
+      fetch(node.getAttribute("data-live-url"), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (data) {
+          node.querySelectorAll("[data-live]").forEach(function (figure) {
+            var value = data[figure.getAttribute("data-live")];
+            if (value !== undefined) figure.textContent = value;
+          });
+        })
+        .catch(function () {})
+        .then(function () { window.setTimeout(tick, 5000); });
+    }
+    window.setTimeout(tick, 5000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     drawCharts();
     document.querySelectorAll("[data-progress-url]").forEach(pollProgress);
+    document.querySelectorAll("[data-live-url]").forEach(pollLive);
   });
 })();
