@@ -106,7 +106,7 @@ def form_fields(schema, values: dict | None = None, errors: dict | None = None,
     return result
 
 
-def _local_datetime(text: str) -> str:
+def local_datetime(text: str) -> str:
     """A ``datetime-local`` value (no offset) read in the brand's time zone, as ISO 8601 with its offset."""
     try:
         naive = datetime.fromisoformat(text)
@@ -154,7 +154,7 @@ def read_form(schema, form, exclude: tuple = ()) -> dict:
             except ValueError:
                 data[name] = raw
         elif kind == "datetime":
-            data[name] = _local_datetime(raw)
+            data[name] = local_datetime(raw)
         else:
             data[name] = raw
     return data

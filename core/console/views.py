@@ -7,8 +7,8 @@ API calls; they hold no business rule of their own.
 from __future__ import annotations
 
 import secrets
-from zoneinfo import ZoneInfo
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import (Blueprint, current_app, flash, g, has_request_context, jsonify, redirect, render_template,
                    request, url_for)
@@ -20,12 +20,14 @@ from sqlalchemy import or_, select
 from core.auth.models import ROLES, Operator
 from core.auth.services import ADMIN, MANAGERS, create_operator
 from core.console import auth, services
-from core.console.forms import form_fields, problems, read_form
+from core.console.forms import local_datetime, form_fields, problems, read_form
+from core.database import utcnow
 from core.errors import AppError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from core.extensions import db
 from core.idempotency import idempotent
+from core.members import audience
 from core.members import services as members
-from core.members.models import Member
+from core.members.models import STAGES, Member
 from core.members.schemas import MemberUpdateSchema
 from core.orders import services as orders
 from core.orders.models import Order
@@ -85,6 +87,7 @@ def actor() -> str:
 
 CORE_MENU = (
     (_l("Dashboard"), "console.dashboard"),
+    (_l("Members"), "console.member_list"),
     (_l("Orders"), "console.orders"),
     (_l("Coupons"), "console.coupons"),
     (_l("Plugins"), "console.plugins"),
@@ -175,8 +178,10 @@ def dashboard():
                 headlines.append(pages.headline())
             except Exception as exc:  # one campaign's figure must not take the dashboard down
                 host.record_failure(plugin_id, "console headline", exc)
+    by_stage = audience.count_by_stage(audience.Audience())
+    stages = [{"name": str(STAGE_NAMES[stage]), "value": by_stage.get(stage, 0)} for stage in STAGES]
     return render_template("console/dashboard.html", points=services.points_liability(),
-                           orders=services.orders_by_day(), headlines=headlines)
+                           orders=services.orders_by_day(), headlines=headlines, stages=stages)
 
 
 # ------------------------------------------------------------------ plugins
@@ -236,6 +241,69 @@ def plugin_settings(plugin_id):
 
 
 # ------------------------------------------------------------------ members
+
+
+@blp.route("/members")
+def member_list():
+    """Members, newest first: a name, phone or e-mail search, and tier, stage and tag filters."""
+    args = request.args
+    wanted = {"tiers": [value for value in args.getlist("tier") if value][:20],
+              "stages": [value for value in args.getlist("stage") if value][:5],
+              "tags_all": [tag.strip() for tag in args.get("tag", "").split(",") if tag.strip()][:20]}
+    text = (args.get("q") or "").strip()[:100]
+    try:
+        chosen = audience.Audience.from_dict(audience.AudienceSchema().load(wanted))
+    except ValidationError as error:
+        raise ValidationFailed(problems(error.messages), fields=error.messages) from None
+    query = select(Member).where(audience.member_filter(chosen)).order_by(Member.id.desc()).limit(PER_PAGE + 1)
+    if text:
+        query = query.where(members.search_condition(text))
+    before = args.get("before", type=int)
+    if before:
+        query = query.where(Member.id < before)
+    rows = db.session.scalars(query).all()
+    more = len(rows) > PER_PAGE
+    rows = rows[:PER_PAGE]
+    return render_template("console/members.html", members=rows, q=text, wanted=wanted,
+                           tiers=current_app.config["TIERS"], stages=STAGES, tag=args.get("tag", ""),
+                           next_before=rows[-1].id if more else None)
+
+
+def _audience_from_form(prefix: str) -> dict:
+    """One audience of the preview form, as AudienceSchema loads it."""
+    form = request.args
+    def listed(name):
+        return [part.strip() for part in form.get(f"{prefix}{name}", "").split(",") if part.strip()]
+    data = {"tiers": form.getlist(f"{prefix}tiers"), "stages": form.getlist(f"{prefix}stages"),
+            "tags_all": listed("tags_all"), "tags_any": listed("tags_any"), "tags_none": listed("tags_none")}
+    for name in ("last_order_before", "last_order_after"):
+        value = form.get(f"{prefix}{name}", "").strip()
+        if value:
+            data[name] = local_datetime(value)
+    return data
+
+
+@blp.route("/members/audiences")
+def audience_preview():
+    results, errors = {}, {}
+    shown = {"a": _audience_from_form("a_"), "b": _audience_from_form("b_")}
+    compare = request.args.get("compare") == "1"
+    if request.args:
+        loaded = {}
+        for key in ("a", "b") if compare else ("a",):
+            try:
+                loaded[key] = audience.Audience.from_dict(audience.AudienceSchema().load(shown[key]))
+            except ValidationError as error:
+                errors[key] = problems(error.messages)
+        if not errors:
+            now = utcnow()
+            for key, target in loaded.items():
+                by_stage = audience.count_by_stage(target, now)
+                results[key] = {"count": sum(by_stage.values()), "by_stage": by_stage}
+            if compare:
+                results["overlap"] = audience.overlap(loaded["a"], loaded["b"], now)
+    return render_template("console/audiences.html", shown=shown, results=results, errors=errors,
+                           compare=compare, tiers=current_app.config["TIERS"], stages=STAGES), 400 if errors else 200
 
 
 @blp.route("/members/<int:member_id>")

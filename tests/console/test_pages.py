@@ -274,3 +274,45 @@ def test_admins_create_operators_and_see_the_token_once(console, sign_in_as):
     assert console.post("/console/operators", {"name": "till-3", "role": "staff"}).status_code == 400
     operator = sign_in_as("operator")
     assert operator.post("/console/operators", {"name": "x", "role": "admin"}).status_code == 403
+
+
+def test_members_are_searched_by_text_tier_stage_and_tag(console):
+    ada = new_member(console, "Ada Lovelace", phone="+886966000111")
+    bob = new_member(console, "Bob Builder", email="bob@example.com")
+    paid_order(console, bob["id"], "S-1")
+    console.http.patch(f"/api/v1/members/{ada['id']}", headers=api(console), json={"tier": "gold", "tags": ["vip"]})
+    def found(query):
+        page = console.get(f"/console/members?{query}")
+        assert page.status_code == 200, page.get_data(as_text=True)[:500]
+        return {int(n) for n in re.findall(r'data-member="(\d+)"', page.get_data(as_text=True))}
+    assert found("") == {ada["id"], bob["id"]}
+    assert found("q=lovelace") == {ada["id"]}
+    assert found("q=bob%40example.com") == {bob["id"]}
+    assert found("tier=gold") == {ada["id"]}
+    assert found("stage=prospect") == {ada["id"]}
+    assert found("stage=new") == {bob["id"]}
+    assert found("tag=vip") == {ada["id"]}
+    assert console.get("/console/members?stage=sleeping").status_code == 400
+
+
+def test_audience_preview_counts_by_stage_and_overlap(console):
+    ada = new_member(console, "Ada")
+    bob = new_member(console, "Bob")
+    new_member(console, "Cy")
+    paid_order(console, bob["id"], "A-1")
+    console.http.patch(f"/api/v1/members/{ada['id']}", headers=api(console), json={"tags": ["vip"]})
+    console.http.patch(f"/api/v1/members/{bob['id']}", headers=api(console), json={"tags": ["vip"]})
+    page = console.get("/console/members/audiences?a_stages=prospect&b_tags_any=vip&compare=1").get_data(as_text=True)
+    assert re.search(r'data-figure="count-a">2<', page)
+    assert re.search(r'data-figure="count-b">2<', page)
+    assert re.search(r'data-figure="both">1<', page)
+    assert console.get("/console/members/audiences?a_stages=nope").status_code == 400
+
+
+def test_dashboard_counts_members_by_stage(console):
+    paid_order(console, new_member(console, "Ann")["id"], "ST-1")
+    new_member(console, "Ben")
+    page = console.get("/console/").get_data(as_text=True)
+    assert 'data-chart="stage-chart"' in page
+    assert '{"name": "prospect", "value": 1}, {"name": "new", "value": 1}' in page
+    assert '{"name": "at risk", "value": 0}' in page  # stages are named in words
