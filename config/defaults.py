@@ -64,6 +64,10 @@ WECHAT_APP_ID = None
 WECHAT_MAX_CLOCK_SKEW = 300
 WECHAT_NONCE_TTL = 600
 
+# An inbound message claimed by a process that never answered (it died) is taken over by a
+# redelivery once the claim is this old.
+MESSAGE_CLAIM_TIMEOUT_SECONDS = 5
+
 API_TITLE = "Memberday"
 API_VERSION = "v1"
 OPENAPI_VERSION = "3.0.3"

@@ -365,6 +365,7 @@ def memberday_keyword_reply(member, text, channel, sender):
     """Answer an inbound message: return the reply text, or None to pass.
 
     The first plugin returning a value wins; a plugin that raises is skipped.
+    Called inside the message's transaction: what it books commits with the reply, once.
 
     :param member: the ``Member`` behind ``sender`` (None for strangers).
     :param text: the message text, stripped.

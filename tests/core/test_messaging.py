@@ -2,6 +2,7 @@
 import hashlib
 import secrets
 import sys
+import textwrap
 import time
 import types
 
@@ -84,3 +85,64 @@ def test_wechat_text_message_gets_an_xml_reply(memberday_app, memberday_client):
     assert "Signed up Hao" in text
     broken = memberday_client.post(_signed(memberday_app), data=b"<xml><unclosed>", content_type="text/xml")
     assert broken.status_code == 400
+
+
+KILLED_WHILE_ANSWERING = textwrap.dedent("""
+    import os, signal, sys, types
+
+    from core import create_app
+    from core.messaging.services import handle_message
+    from core.plugins import PluginInfo, hookimpl
+    from core.plugins.host import current_host
+
+    module = types.ModuleType("dies_while_answering")
+    module.PLUGIN = PluginInfo(id="dies_while_answering", name="Dies while answering")
+
+    @hookimpl(tryfirst=True)
+    def memberday_keyword_reply(member, text, channel, sender):
+        os.kill(os.getpid(), signal.SIGKILL)  # after the claim, before the reply
+
+    module.memberday_keyword_reply = memberday_keyword_reply
+    sys.modules[module.__name__] = module
+    app = create_app()
+    with app.app_context():
+        current_host().add(module)
+        handle_message("wechat", "o-mei", "報名", "m-dead")
+    print("not reached")
+""")
+
+
+def test_a_claim_whose_handler_died_is_taken_over_and_answered_once(memberday_app, tmp_path):
+    import os
+    import signal
+    import subprocess
+    from datetime import timedelta
+
+    from core.database import utcnow
+    from core.messaging.services import handle_message
+
+    calls = []
+    memberday_app.extensions["memberday_plugins"].add(_keyword_plugin(calls))
+    memberday_app.test_client().post("/api/v1/members", json={"name": "Mei", "openid": "o-mei"})
+    script = tmp_path / "dies.py"
+    script.write_text(KILLED_WHILE_ANSWERING)
+    env = dict(os.environ, MEMBERDAY_ENV="testing", DATABASE_URL=memberday_app.config["DATABASE_URL"],
+               SECRET_KEY=memberday_app.config["SECRET_KEY"])
+    env.pop("REDIS_URL", None)
+    result = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    with memberday_app.app_context():
+        claim = db.session.scalar(select(InboundMessage).where(InboundMessage.message_id == "m-dead"))
+        assert claim is not None and claim.reply is None  # claimed, never answered
+
+    later = utcnow() + timedelta(seconds=memberday_app.config["MESSAGE_CLAIM_TIMEOUT_SECONDS"] + 1)
+
+    def redeliver(i):
+        with memberday_app.app_context():
+            return handle_message("wechat", "o-mei", "報名", "m-dead", now=later)
+
+    assert run_concurrently(redeliver, 6) == ["Signed up Mei"] * 6
+    assert calls == ["o-mei"]
+    assert redeliver(0) == "Signed up Mei" and calls == ["o-mei"]
+    with memberday_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(InboundMessage)) == 1
