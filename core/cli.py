@@ -185,14 +185,18 @@ def cron(once):
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
 @with_appcontext
 def worker(burst):
-    """Run an rq worker on the configured queue (needs REDIS_URL)."""
+    """Run an rq worker on the configured queue, with rq's scheduler (needs REDIS_URL).
+
+    The scheduler is what runs a job again after it failed or its worker died: rq puts the
+    retry on a schedule, and only a worker with the scheduler moves it back onto the queue.
+    """
     if not current_app.config.get("REDIS_URL"):
         raise click.ClickException("REDIS_URL is not set: jobs run inline and need no worker.")
     from rq import Worker
 
     from core.jobs import queue, redis_connection
 
-    Worker([queue()], connection=redis_connection()).work(burst=burst)
+    Worker([queue()], connection=redis_connection()).work(burst=burst, with_scheduler=True)
 
 
 @click.group()

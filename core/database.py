@@ -160,6 +160,30 @@ def advisory_lock(*names: str) -> None:
         db.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})
 
 
+@contextmanager
+def run_alone(name: str) -> Iterator[bool]:
+    """Hold a lock named ``name`` for a whole job run, across its transactions; yields whether we got it.
+
+    The lock lives on a connection of its own and is released when the block ends -- or when
+    the process dies, since PostgreSQL drops a dead connection's locks: a run that was killed
+    never blocks the retry. SQLite runs jobs one at a time in-process: always True.
+    """
+    engine = db.engine
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    with engine.connect() as connection:
+        key = {"name": name}
+        got = connection.execute(sa.text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"), key).scalar()
+        connection.commit()
+        try:
+            yield bool(got)
+        finally:
+            if got:
+                connection.execute(sa.text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"), key)
+                connection.commit()
+
+
 def transaction_local() -> dict:
     """A dict that lives as long as the current outermost transaction (empty again after it ends)."""
     session = db.session()

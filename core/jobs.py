@@ -7,7 +7,8 @@ registry the core and the plugins fill, runs inside an app context, and does
 nothing if its plugin is disabled by the time it runs. Jobs may be retried (a
 worker can die half-way), so every job is written to book nothing twice.
 
-Worker:  ``rq worker --url $REDIS_URL memberday``
+Worker:  ``memberday worker`` (or ``rq worker --with-scheduler --url $REDIS_URL memberday``: without
+         the scheduler a retried job, or one whose worker died, is never run again)
 Cron:    ``rq cron --url $REDIS_URL core.cron`` (or ``memberday cron --once``)
 """
 from __future__ import annotations

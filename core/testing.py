@@ -140,7 +140,7 @@ class Worker:
         """Work until the queue is empty; returns the finished process (its output for debugging)."""
         rq = os.path.join(os.path.dirname(sys.executable), "rq")
         result = subprocess.run(
-            [rq, "worker", "--burst", "--url", self.app.config["REDIS_URL"], self.app.config["RQ_QUEUE"]],
+            [rq, "worker", "--burst", "--with-scheduler", "--url", self.app.config["REDIS_URL"], self.app.config["RQ_QUEUE"]],
             env=self.env, capture_output=True, text=True, timeout=timeout)
         if result.returncode != 0:
             raise AssertionError(f"rq worker failed:\n{result.stdout}\n{result.stderr}")

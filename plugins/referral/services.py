@@ -29,7 +29,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from core.database import advisory_lock, transaction, utcnow
+from core.database import advisory_lock, run_alone, transaction, utcnow
 from core.errors import NotFound, ValidationFailed
 from core.extensions import db
 from core.jobs import enqueue
@@ -620,7 +620,29 @@ def request_qr_export(member_ids: list[int] | None, image_format: str = "png", r
 
 
 def build_qr_export(export_id: int, progress=None) -> dict:
-    """The export job: write the ZIP, recording progress as it goes. A rerun rewrites the same file."""
+    """The export job: write the ZIP, recording progress as it goes.
+
+    One run at a time per export (a second one at once answers ``busy``). A run that died
+    half way left the export ``running`` and a partial file: the retry removes what any
+    earlier run left and writes the file again from the start.
+    """
+    with run_alone(f"referral:qr-export:{export_id}") as mine:
+        if not mine:
+            return {"export": export_id, "status": "busy"}
+        return _build_qr_export(export_id, progress)
+
+
+def _partial_files(folder: str, filename: str) -> list[str]:
+    """Partial files of this export's runs, whoever wrote them (older runs named theirs by process id)."""
+    prefix = f".{filename}."
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    return [os.path.join(folder, name) for name in names if name.startswith(prefix) and name.endswith(".part")]
+
+
+def _build_qr_export(export_id: int, progress=None) -> dict:
     with transaction():
         export = db.session.scalar(select(ReferralQrExport).where(ReferralQrExport.id == export_id)
                                    .with_for_update().execution_options(populate_existing=True))
@@ -634,7 +656,9 @@ def build_qr_export(export_id: int, progress=None) -> dict:
     folder = export_dir()
     os.makedirs(folder, exist_ok=True)
     filename = f"referral-qr-{export_id}.zip"
-    temporary = os.path.join(folder, f".{filename}.{os.getpid()}.part")
+    for leftover in _partial_files(folder, filename):
+        os.remove(leftover)
+    temporary = os.path.join(folder, f".{filename}.part")
     try:
         with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
             for done, member_id in enumerate(member_ids, 1):
