@@ -49,8 +49,7 @@ def load_settings(app, overrides: dict | None = None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(app.config["DATABASE_URL"])
     # Whatever the engine options, a logged SQL error shows the statement, never its values
     # (token hashes, phones, e-mails).
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {},
-                                                   hide_parameters=True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(_engine_options(app.config), hide_parameters=True)
 
     _check_secrets(app)
 
@@ -97,6 +96,21 @@ def _instance_secret_key(instance_path: str) -> str:
         with open(path) as handle:
             key = handle.read().strip()
     return key
+
+
+def _engine_options(config) -> dict:
+    """The connection pool of a server database, from the DB_* settings (SQLite keeps its defaults)."""
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return options
+    options.setdefault("pool_size", int(config["DB_POOL_SIZE"]))
+    options.setdefault("max_overflow", int(config["DB_MAX_OVERFLOW"]))
+    options.setdefault("pool_timeout", float(config["DB_POOL_TIMEOUT"]))
+    options.setdefault("pool_recycle", int(config["DB_POOL_RECYCLE"]))
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args.setdefault("connect_timeout", int(config["DB_CONNECT_TIMEOUT"]))
+    options["connect_args"] = connect_args
+    return options
 
 
 def _loads(value: str):

@@ -8,6 +8,15 @@ REDIS_URL = None  # unset: jobs run inline, rate-limit state in memory
 RQ_QUEUE = "memberday"
 SQLALCHEMY_TRACK_MODIFICATIONS = False
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+# PostgreSQL connections per process (each gunicorn worker and rq worker has its own pool;
+# docs/operators.md has the sizing rule). A request that gets no connection within
+# DB_POOL_TIMEOUT seconds is answered 503 with Retry-After: RETRY_AFTER_SECONDS.
+DB_POOL_SIZE = 5
+DB_MAX_OVERFLOW = 10
+DB_POOL_TIMEOUT = 5
+DB_POOL_RECYCLE = 300
+DB_CONNECT_TIMEOUT = 5
+RETRY_AFTER_SECONDS = 2
 
 BRAND_NAME = "Memberday Coffee"
 # Phones written without a country code are read as numbers of this region (ISO 3166 code).

@@ -3,3 +3,5 @@ TESTING = True
 PLUGIN_MAX_CONSECUTIVE_FAILURES = 3
 # The suite makes many calls from one address; the rate-limit tests switch limits on themselves.
 RATE_LIMITS_ENABLED = False
+# Tests run dozens of concurrent clients in one process: let them queue for a connection.
+DB_POOL_TIMEOUT = 60

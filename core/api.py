@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import text
 from werkzeug.routing import IntegerConverter
 
-from core.errors import http_error_response
+from core.errors import http_error_response, retry_after
 from core.schemas import MAX_INT
 
 
@@ -64,4 +64,4 @@ def healthz():
     ok = all(value == "ok" for value in checks.values())
     response = jsonify({"status": "ok" if ok else "error", "checks": checks})
     response.status_code = 200 if ok else 503
-    return response
+    return response if ok else retry_after(response)

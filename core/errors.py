@@ -146,9 +146,36 @@ def _flatten_locations(messages: dict) -> dict:
     return flat
 
 
+class Unavailable(AppError):
+    status = 503
+    code = "unavailable"
+    message = "We are busy right now: please try again in a moment."
+
+
+def retry_after(response):
+    """Tell the client when to come back (503s)."""
+    from flask import current_app, make_response
+
+    response = make_response(response)
+    response.headers["Retry-After"] = str(current_app.config.get("RETRY_AFTER_SECONDS", 2))
+    return response
+
+
+def database_unavailable(error):
+    """No connection to be had in time (pool exhausted, server full or failing over): 503, not 500."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                str(error).splitlines()[0][:200] if str(error) else error.__class__.__name__)
+    return retry_after(error_response(Unavailable()))
+
+
 def register_error_handlers(app) -> None:
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
     app.register_error_handler(AppError, error_response)
     app.register_error_handler(HTTPException, http_error_response)
+    app.register_error_handler(PoolTimeout, database_unavailable)
+    app.register_error_handler(OperationalError, database_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected(error):  # a bug: log it, answer with the error body, never a stack trace

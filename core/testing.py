@@ -249,7 +249,7 @@ def _free_port() -> int:
 class LiveServer:
     """The app served by gunicorn in its own processes, on the same database as the test's app."""
 
-    def __init__(self, app, workers: int = 2):
+    def __init__(self, app, workers: int = 2, args: list | tuple = (), extra_env: dict | None = None):
         self.app = app
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -258,10 +258,11 @@ class LiveServer:
         env.pop("REDIS_URL", None)
         if app.config.get("REDIS_URL"):
             env["REDIS_URL"] = app.config["REDIS_URL"]
+        env.update(extra_env or {})
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         self.process = subprocess.Popen(
             [gunicorn, "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
-             "core:create_app()"],
+             *args, "core:create_app()"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self._wait_until_up()
 
