@@ -178,3 +178,40 @@ def test_the_relay_runs_with_cron_once(memberday_app, memberday_client, operator
     assert result.exit_code == 0, result.output
     assert "core.relay_events: {'events': 0}" in result.output
     assert memberday_client.get(f"/api/v1/members/{member['id']}", headers=bearer(operator_token)).status_code == 200
+
+
+def test_two_relays_at_once_deliver_each_event_once_and_in_order_per_member(memberday_app, memberday_client):
+    from core.events.services import relay as run_relay
+    from core.orders.services import report_paid_order
+    from core.testing import run_concurrently
+
+    class MemberRecorder:
+        PLUGIN = PluginInfo(id="member_recorder", name="Member recorder")
+
+        def __init__(self):
+            self.seen = []
+
+        @hookimpl
+        def memberday_order_paid(self, order):
+            self.seen.append((order.member_id, int(order.external_id.split("-")[1])))
+
+    recorder, = register(memberday_app, MemberRecorder())
+    buyers = [memberday_client.post("/api/v1/members", json={"name": f"Buyer {n}"}).get_json()["id"]
+              for n in range(5)]
+    with memberday_app.app_context():
+        for number in range(30):
+            with transaction() as session:
+                report_paid_order(f"A-{number}", buyers[number % 5], 100)
+                session.info["memberday_tx_local"]["events"].clear()  # as if each writer died after its commit
+
+    def relay_now(i):
+        with memberday_app.app_context():
+            return run_relay(now=utcnow() + timedelta(minutes=2), batch=4)["events"]
+
+    first = sum(run_concurrently(relay_now, 2))
+    later = relay(memberday_app, minutes=10)["events"] + relay(memberday_app, minutes=20)["events"]
+    assert first + later == 30
+    assert sorted(recorder.seen) == sorted((buyers[n % 5], n) for n in range(30))  # each once
+    for buyer in buyers:
+        numbers = [number for member_id, number in recorder.seen if member_id == buyer]
+        assert numbers == sorted(numbers)
