@@ -179,5 +179,6 @@ def _plugin_migrations(config):
     host = current_app.extensions["memberday_plugins"]
     for _, folder in host.setup("memberday_migrations_folder"):
         locations.append(str(folder))
-    config.set_main_option("version_locations", " ".join(locations))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(locations))
     return config

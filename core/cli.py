@@ -277,6 +277,41 @@ def plugins_settings(plugin_id, assignments):
     click.echo(json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=True))
 
 
+@plugins.command("new")
+@click.argument("plugin_id")
+@click.option("--path", "parent", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="The folder to create the package in.")
+def plugins_new(plugin_id, parent):
+    """Write a new plugin package, memberday-<id>, ready to install and test (``make check``)."""
+    from pathlib import Path
+
+    from core.plugins.kit import KitError, new_plugin
+
+    try:
+        target = new_plugin(plugin_id, Path(parent))
+    except KitError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Wrote {target}. Next: cd {target} && make check")
+
+
+@plugins.command("makemigration")
+@click.argument("plugin_id")
+@click.option("-m", "--message", required=True, help="What the revision changes.")
+@with_appcontext
+def plugins_makemigration(plugin_id, message):
+    """Autogenerate the next revision on a plugin's own migration branch (a scratch database, no setup)."""
+    from core.plugins.kit import KitError, make_migration
+
+    try:
+        path = make_migration(plugin_id, message)
+    except KitError as error:
+        raise click.ClickException(str(error)) from None
+    if path is None:
+        click.echo(f"The tables of {plugin_id} match its migrations: nothing to write.")
+    else:
+        click.echo(f"Wrote {path}: read it through before you release it.")
+
+
 def register_plugin_commands(app, host) -> None:
     """Add each plugin's commands; one of a disabled plugin refuses to run."""
     for plugin_id, commands in host.setup("memberday_cli_commands"):

@@ -108,6 +108,10 @@ def operator_token(memberday_app):
 
 
 def create_operator_token(app, role: str, name: str | None = None) -> str:
+    """A new operator's bearer token; ``role`` is ``admin``, ``operator`` or ``staff``.
+
+    Switching plugins and changing their settings needs ``admin`` (the ``operator_token`` fixture).
+    """
     from core.auth.services import create_operator
 
     with app.app_context():
@@ -188,6 +192,147 @@ def memberday_sqlite_app(tmp_path):
     with app.app_context():
         upgrade(revision="heads")
     return app
+
+
+@pytest.fixture
+def memberday_sqlite_client(memberday_sqlite_app):
+    return memberday_sqlite_app.test_client()
+
+
+@pytest.fixture
+def sqlite_operator_token(memberday_sqlite_app):
+    """An admin operator's bearer token on the SQLite app."""
+    return create_operator_token(memberday_sqlite_app, "admin")
+
+
+# ---------------------------------------------------------------- helpers for a plugin's tests
+
+@pytest.fixture
+def switch_plugin(memberday_client, operator_token):
+    """``switch_plugin(plugin_id, on=True)``: switch a plugin on or off through the API, as an admin would.
+
+    Returns the plugin as the API lists it. Every process sees the change on its next request.
+    """
+
+    def switch(plugin_id: str, on: bool = True) -> dict:
+        response = memberday_client.patch(f"/api/v1/plugins/{plugin_id}", json={"enabled": on},
+                                          headers=bearer(operator_token))
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["enabled"] is on, response.get_json()
+        return response.get_json()
+
+    return switch
+
+
+class Clock:
+    """A test's own "now", moved by hand and handed to the services' ``now=`` parameters.
+
+    Time is never moved by writing rows (``expires_at``, ``hold_until``) or by patching
+    the system clock: a service applies its rule at ``now``, so a test asks it to::
+
+        services.add_entry(member_id, "hello", now=clock.now)
+        clock.advance(days=1)
+        rewards.expire_due(now=clock.now)
+    """
+
+    def __init__(self, start=None):
+        from core.database import utcnow
+
+        self.now = self._aware(start) if start is not None else utcnow()
+
+    @staticmethod
+    def _aware(when):
+        from datetime import datetime
+
+        if isinstance(when, str):
+            when = datetime.fromisoformat(when)
+        if when.tzinfo is None:
+            raise ValueError("give the clock an aware time, e.g. 2026-03-01T09:00:00+08:00")
+        return when
+
+    def advance(self, **delta):
+        """Move on by a ``timedelta(**delta)`` (``days=``, ``hours=``, ...); returns the new now."""
+        from datetime import timedelta
+
+        self.now = self.now + timedelta(**delta)
+        return self.now
+
+    def set(self, when):
+        """Jump to ``when`` (an aware datetime or an ISO 8601 string with its offset)."""
+        self.now = self._aware(when)
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    """A ``Clock`` starting at the real now; pass ``clock.now`` to services' ``now=``."""
+    return Clock()
+
+
+@pytest.fixture
+def send_message(memberday_client, operator_token):
+    """``send_message(text, sender=..., channel="sms", message_id=None)`` → the reply text, or None.
+
+    Posts to ``/api/v1/messages`` as a channel integration does (an operator's or admin's
+    token). ``sender`` is matched to a member by their WeChat openid. Each call gets a new
+    ``message_id`` unless you give one; the same id again is answered with the first reply.
+    """
+    import itertools
+
+    numbers = itertools.count(1)
+
+    def send(text: str, sender: str = "test-sender", channel: str = "sms", message_id: str | None = None):
+        body = {"channel": channel, "from": sender, "text": text,
+                "message_id": message_id or f"test-message-{next(numbers)}"}
+        response = memberday_client.post("/api/v1/messages", json=body, headers=bearer(operator_token))
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["reply"]
+
+    return send
+
+
+def sign_in_browser(client, member: dict) -> None:
+    """Sign ``member`` (the ``member`` fixture's body) in on ``client``, as the member page's form does."""
+    response = client.post("/me/login", data={"token": member["token"]})
+    assert response.status_code == 303, response.get_data(as_text=True)
+
+
+@pytest.fixture
+def read_page(memberday_app):
+    """``read_page(path, member=None, status=200)`` → the page's HTML, read on a browser of its own.
+
+    With ``member`` the browser is signed in as them first (``/me`` shows every enabled
+    plugin's section).
+    """
+
+    def read(path: str, member: dict | None = None, status: int = 200) -> str:
+        client = memberday_app.test_client()
+        if member is not None:
+            sign_in_browser(client, member)
+        response = client.get(path)
+        assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:500])
+        return response.get_data(as_text=True)
+
+    return read
+
+
+def read_all(client, url: str, token: str | None = None, *, max_pages: int = 1000) -> list:
+    """Every item of a list endpoint, page after page.
+
+    Every list answers ``{"items": [...], "page", "per_page", "total"}`` and takes
+    ``?page=`` (from 1) and ``?per_page=`` (1–200, default 50); ``url`` may carry its
+    own query (filters, ``per_page``).
+    """
+    items: list = []
+    joiner = "&" if "?" in url else "?"
+    for page in range(1, max_pages + 1):
+        response = client.get(f"{url}{joiner}page={page}", headers=bearer(token) if token else {})
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        items.extend(body["items"])
+        if not body["items"] or len(items) >= body["total"]:
+            return items
+    raise AssertionError(f"{url} has more than {max_pages} pages")
 
 
 def run_concurrently(func, count: int, *, timeout: float = 120) -> list:

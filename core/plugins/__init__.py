@@ -23,6 +23,54 @@ class PluginInfo:
     settings_schema: Any = None  # a marshmallow Schema class; fields with metadata secret=True are write-only
     enabled_by_default: bool = True
 
+    # Names derived from the id, so that a plugin writes its id once (``PLUGIN.table("gifts")``).
+
+    @property
+    def slug(self) -> str:
+        """The id as it appears in URLs: ``birthday_gift`` → ``birthday-gift``."""
+        return self.id.replace("_", "-")
+
+    def table(self, name: str) -> str:
+        """A table name, prefixed with the plugin id: ``birthday_gift_gifts``."""
+        return f"{self.id}_{name}"
+
+    def source(self, *parts: Any) -> str:
+        """A ledger source unique across the platform: ``birthday_gift:12:2026``."""
+        return ":".join([self.id, *map(str, parts)])
+
+    def job(self, name: str) -> str:
+        """A job name (jobs are global): ``birthday_gift.send_due``."""
+        return f"{self.id}.{name}"
+
+    def template(self, name: str) -> str:
+        """A template in the plugin's own sub-folder: ``birthday_gift/section.html``."""
+        return f"{self.id}/{name}"
+
+    def settings(self) -> dict:
+        """The validated settings in force now (secrets included), as operators last saved them."""
+        from core.plugins.host import plugin_settings
+
+        return plugin_settings(self.id)
+
+    def is_enabled(self) -> bool:
+        from core.plugins.host import current_host
+
+        return current_host().is_enabled(self.id)
+
+    def api_blueprint(self, import_name: str, **options: Any):
+        """A flask-smorest blueprint named after the plugin, under ``/api/v1/<slug>``."""
+        from flask_smorest import Blueprint
+
+        options.setdefault("url_prefix", f"/api/v1/{self.slug}")
+        return Blueprint(self.id, import_name, **options)
+
+    def page_blueprint(self, import_name: str, **options: Any):
+        """A Flask blueprint for pages, named ``<id>_pages``, under ``/<slug>``."""
+        from flask import Blueprint
+
+        options.setdefault("url_prefix", f"/{self.slug}")
+        return Blueprint(f"{self.id}_pages", import_name, **options)
+
 
 @dataclass(frozen=True)
 class PeriodicJob:
