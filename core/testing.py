@@ -293,7 +293,7 @@ def send_message(memberday_client, operator_token):
 
 def sign_in_browser(client, member: dict) -> None:
     """Sign ``member`` (the ``member`` fixture's body) in on ``client``, as the member page's form does."""
-    response = client.post("/me/login", data={"token": member["token"]})
+    response = client.post("/me/login", data={"csrf_token": csrf_token(client), "token": member["token"]})
     assert response.status_code == 303, response.get_data(as_text=True)
 
 
