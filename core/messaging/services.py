@@ -60,7 +60,8 @@ def _handle(message_pk: int, member):
         if message.reply is not None:
             return message.reply or None
         _, reply = current_host().first_result("memberday_keyword_reply", member=member, text=message.text,
-                                               channel=message.channel, sender=message.sender)
+                                               channel=message.channel, sender=message.sender,
+                                               message_id=message.message_id, now=message.created_at)
         message.reply = "" if reply is None else str(reply)
         emit("memberday_message_received", message=message, member=member)
         return message.reply or None

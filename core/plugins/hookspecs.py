@@ -361,20 +361,31 @@ def memberday_member_page_sections(member):
 
 
 @hookspec(firstresult=True)
-def memberday_keyword_reply(member, text, channel, sender):
+def memberday_keyword_reply(member, text, channel, sender, message_id, now):
     """Answer an inbound message: return the reply text, or None to pass.
 
-    The first plugin returning a value wins; a plugin that raises is skipped.
-    Called inside the message's transaction: what it books commits with the reply, once.
+    The first plugin returning a value wins and no later plugin is asked
+    (pluggy's ``firstresult``, in pluggy's order); a plugin that raises is
+    skipped and the next is asked.
 
-    :param member: the ``Member`` behind ``sender`` (None for strangers).
+    Called inside the message's transaction, under its row lock, in a
+    savepoint: what the plugin writes (through services, in ``transaction()``)
+    commits together with the stored reply, and a repeat of the same message
+    id is answered with that reply without asking again.
+
+    :param member: the ``Member`` whose WeChat openid is ``sender`` (None for strangers).
     :param text: the message text, stripped.
+    :param channel: the channel's name (``wechat`` for the WeChat callback, or
+        what the integration posting to ``/api/v1/messages`` calls itself).
+    :param sender: the sender's id on that channel (an openid on WeChat).
+    :param message_id: the channel's id of this message.
+    :param now: when the message was received (aware UTC); apply time rules at it.
 
     Example::
 
         @hookimpl
-        def memberday_keyword_reply(member, text, channel, sender):
-            if text == "生日":
+        def memberday_keyword_reply(member, text, message_id, now):
+            if text == "生日" and member is not None:
                 return "Your birthday gift is in your coupons."
     """
 

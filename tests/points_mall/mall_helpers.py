@@ -1,9 +1,9 @@
 """Plain helpers for the points mall tests (the fixtures live in conftest)."""
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy import select
+
+from core.testing import run_concurrently
 
 
 def redeem(client, member: dict, item_id: int, quantity: int = 1, headers: dict | None = None):
@@ -43,25 +43,13 @@ def fire_together(app, calls: list, workers: int | None = None) -> list[tuple[in
     and database connection. Returns (status, body) per call, in order.
     """
     workers = min(workers or len(calls), len(calls))
-    barrier = threading.Barrier(workers)
-    results: list = [None] * len(calls)
-    failures: list = []
 
-    def work(offset: int) -> None:
+    def work(offset: int) -> list:
         client = app.test_client()
-        try:
-            barrier.wait(timeout=60)
-            for index in range(offset, len(calls), workers):
-                response = calls[index](client)
-                results[index] = (response.status_code, response.get_json())
-        except BaseException as exc:  # surfaced in the test thread below
-            failures.append(exc)
+        return [(index, calls[index](client)) for index in range(offset, len(calls), workers)]
 
-    threads = [threading.Thread(target=work, args=(offset,)) for offset in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not failures, failures
-    assert all(result is not None for result in results)
+    results: list = [None] * len(calls)
+    for done in run_concurrently(work, workers):
+        for index, response in done:
+            results[index] = (response.status_code, response.get_json())
     return results

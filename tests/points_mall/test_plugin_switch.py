@@ -73,5 +73,7 @@ def test_demo_seeds_a_catalogue_with_a_voucher_pool(memberday_app):
     with memberday_app.app_context():
         seed()
         items = db.session.scalars(select(MallItem).order_by(MallItem.id)).all()
-        assert len(items) >= 3
-        assert any(item.voucher_pool and item.codes_left > 0 for item in items)
+        assert [item.name for item in items] == ["Free latte", "Beauty store NT$200 voucher", "Insulated tumbler",
+                                                 "Weekend brunch for two"]
+        assert [(item.voucher_pool, item.codes_left) for item in items] == [(False, 0), (True, 30), (False, 0),
+                                                                            (False, 0)]

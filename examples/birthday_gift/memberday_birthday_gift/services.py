@@ -87,12 +87,17 @@ def describe(member_id: int) -> dict:
 
 def give_gift(member_id: int, year: int) -> BirthdayGift:
     """Give this year's gift, once: a second call for the same year returns the first gift."""
+    return _give_gift(member_id, year)[0]
+
+
+def _give_gift(member_id: int, year: int) -> tuple[BirthdayGift, bool]:
+    """This year's gift, and whether this call gave it (False: an earlier call had)."""
     config = settings()
     with transaction():
         rewards.lock_member(member_id)  # serialises two runs of the job for the same member
         existing = gift_of(member_id, year)
         if existing is not None:
-            return existing
+            return existing, False
         gift = BirthdayGift(member_id=member_id, year=year, points=config["gift_points"])
         db.session.add(gift)
         db.session.flush()
@@ -103,7 +108,7 @@ def give_gift(member_id: int, year: int) -> BirthdayGift:
             coupon = rewards.issue_coupon(member_id, config["coupon_template_id"], source=f"{source}:coupon")
             gift.coupon_id = coupon.id
         notify(member_id, "Happy birthday!", "Your birthday gift is waiting on your page.")
-        return gift
+        return gift, True
 
 
 def due_member_ids(today: date) -> list[int]:
@@ -118,14 +123,14 @@ def send_due(on: str | None = None) -> dict:
     """The daily job: gift every member in their birthday month who has no gift yet this year.
 
     ``on`` (an ISO date) stands in for today. A member whose gift fails is
-    logged and left for the next run; the others still get theirs.
+    logged and left for the next run; the others still get theirs. ``given``
+    counts the gifts this run gave, not those another run gave first.
     """
     today = date.fromisoformat(on) if on else brand_today()
     given, failed = 0, 0
     for member_id in due_member_ids(today):
         try:
-            give_gift(member_id, today.year)
-            given += 1
+            given += _give_gift(member_id, today.year)[1]
         except Exception:
             log.exception("birthday gift for member %s failed; the next run tries again", member_id)
             failed += 1

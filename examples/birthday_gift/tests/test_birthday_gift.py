@@ -8,11 +8,10 @@ switches the plugin off.
 import hashlib
 import hmac
 import json
-import threading
 
 from sqlalchemy import inspect
 
-from core.testing import bearer, csrf_token
+from core.testing import bearer, csrf_token, run_concurrently
 
 PLUGIN = "/api/v1/plugins/birthday_gift"
 SECRET = "a-crm-shared-secret-of-some-length"
@@ -211,22 +210,16 @@ def test_daily_job_gifts_birthday_month_members_once_a_year(memberday_app, membe
 
 def test_concurrent_job_runs_give_one_gift(memberday_app, memberday_client, operator_token, member):
     set_birthday(memberday_client, member, 3, 14)
-    barrier = threading.Barrier(4)
-    results = []
 
-    def run_job():
+    def run_job(_):
         with memberday_app.app_context():
             from core.jobs import run
 
-            barrier.wait()
-            results.append(run("birthday_gift.send_due", "2026-03-10"))
+            return run("birthday_gift.send_due", "2026-03-10")
 
-    threads = [threading.Thread(target=run_job) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sum(result["given"] for result in results) >= 1
+    results = run_concurrently(run_job, 4)
+    assert sorted(result["given"] for result in results) == [0, 0, 0, 1]
+    assert all(result["failed"] == 0 for result in results)
     assert points(memberday_client, operator_token, member["id"]) == (200, [f"birthday_gift:{member['id']}:2026"])
 
 
