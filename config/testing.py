@@ -5,3 +5,4 @@ PLUGIN_MAX_CONSECUTIVE_FAILURES = 3
 RATE_LIMITS_ENABLED = False
 # Tests run dozens of concurrent clients in one process: let them queue for a connection.
 DB_POOL_TIMEOUT = 60
+CHECK_ERROR_CODES = True  # an endpoint answering an error code it does not declare (@errors) answers 500

@@ -8,11 +8,13 @@ from sqlalchemy import text
 from werkzeug.routing import IntegerConverter
 
 from core.errors import http_error_response, retry_after
-from core.schemas import MAX_INT
+from core.schemas import MAX_INT, ErrorSchema
 
 
 class Api(SmorestApi):
     """flask-smorest, answering errors with API.md's ``{"error": ...}`` body."""
+
+    ERROR_SCHEMA = ErrorSchema  # the document shows the body the API really sends
 
     def handle_http_exception(self, error):
         return http_error_response(error)

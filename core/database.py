@@ -12,6 +12,7 @@ event row the relay delivers later).
 """
 from __future__ import annotations
 
+import enum
 import logging
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -58,6 +59,25 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+class ClosedSet(str, enum.Enum):
+    """The values a status-like column may take: stored as strings, compared as strings."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__
+
+    @classmethod
+    def values(cls) -> list[str]:
+        return [member.value for member in cls]
+
+
+def one_of(column: str, values: type[ClosedSet]) -> sa.CheckConstraint:
+    """A CHECK constraint keeping ``column`` inside a closed set (named ``ck_<table>_<column>_known``)."""
+    allowed = ", ".join(f"'{value}'" for value in values.values())
+    return sa.CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_known")
 
 
 @contextmanager

@@ -84,6 +84,72 @@ _HTTP_CODES = {
 }
 
 
+#: Every error code the core answers, with its HTTP status: a closed set. A plugin's own
+#: codes are declared where it uses them (``@errors(..., daily_limit_reached=409)``).
+ERROR_CODES: dict[str, int] = {
+    # the request itself
+    "validation_error": 400, "csrf_failed": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404,
+    "method_not_allowed": 405, "not_acceptable": 406, "payload_too_large": 413, "unsupported_media_type": 415,
+    "rate_limited": 429, "internal_error": 500, "unavailable": 503, "http_error": 400,
+    # business rules
+    "member_exists": 409, "operator_exists": 409, "order_member_mismatch": 409, "already_refunded": 409,
+    "insufficient_points": 409, "already_redeemed": 409, "expired": 409, "void": 409, "wrong_channel": 409,
+    "idempotency_key_reused": 409, "plugin_unusable": 409, "dependency_disabled": 409, "required_by": 409,
+}
+
+#: Codes any endpoint may answer: about the request, not the endpoint's rules (a plugin that is off answers 404).
+ANY_ENDPOINT = frozenset({"validation_error", "unauthorized", "not_found", "method_not_allowed", "not_acceptable",
+                          "payload_too_large", "unsupported_media_type", "rate_limited", "internal_error",
+                          "unavailable", "http_error"})
+
+
+def errors(*codes: str, **own_codes: int):
+    """Declare the error codes an endpoint answers besides ``ANY_ENDPOINT``'s: a closed set.
+
+    Put it right under ``@blp.route``. Each code is documented in the OpenAPI document as
+    a response of its status; a plugin gives its own codes with their status
+    (``@errors("not_found", daily_limit_reached=409)``). With ``CHECK_ERROR_CODES`` on (the
+    test settings), answering a code the endpoint did not declare is a bug: it answers 500.
+    """
+    import http
+    from copy import deepcopy
+    from functools import wraps
+
+    declared = dict(own_codes)
+    for code in codes:
+        if code not in ERROR_CODES:
+            raise ValueError(f"unknown error code {code!r}: add it to core.errors.ERROR_CODES or give its status")
+        declared[code] = ERROR_CODES[code]
+
+    def decorator(func):
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            return func(*args, **kwargs)
+
+        from core.schemas import ErrorSchema
+
+        wrapper._apidoc = deepcopy(getattr(func, "_apidoc", {}))
+        responses = wrapper._apidoc.setdefault("response", {}).setdefault("responses", {})
+        for status in sorted(set(declared.values())):
+            names = sorted(code for code, code_status in declared.items() if code_status == status)
+            responses.setdefault(status, []).append({
+                "schema": ErrorSchema, "content_type": None,
+                "description": f"{http.HTTPStatus(status).phrase}: " + ", ".join(f"`{name}`" for name in names)})
+        wrapper.error_codes = frozenset(declared) | ANY_ENDPOINT
+        return wrapper
+
+    return decorator
+
+
+def _undeclared(error: "AppError") -> bool:
+    from flask import current_app
+
+    if not current_app.config.get("CHECK_ERROR_CODES") or request.endpoint is None:
+        return False
+    declared = getattr(current_app.view_functions.get(request.endpoint), "error_codes", None)
+    return declared is not None and error.code not in declared
+
+
 def _wants_page() -> bool:
     """Pages (share links, the member page) get an HTML error; the API gets JSON."""
     path = request.path
@@ -93,6 +159,11 @@ def _wants_page() -> bool:
 
 
 def error_response(error: AppError):
+    if _undeclared(error):
+        log.error("%s %s answered %s, which the endpoint does not declare", request.method, request.path,
+                  error.code)
+        error = AppError(f"Undeclared error code {error.code!r}: declare it with @errors.", code="internal_error",
+                         status=500)
     if _wants_page():
         from flask import render_template
 

@@ -61,6 +61,11 @@ def Points(**kwargs):
     return fields.Integer(strict=True, validate=validate.Range(min=-MAX_POINTS, max=MAX_POINTS), **kwargs)
 
 
+def OneOf(closed_set, **kwargs):
+    """A string field that takes (and documents, as an OpenAPI enum) one value of a ``ClosedSet``."""
+    return fields.String(validate=validate.OneOf(closed_set.values()), **kwargs)
+
+
 class PageArgs(BaseSchema):
     """Paging every list takes: ``after`` (a cursor, any depth) or ``page`` (shallow pages only).
 

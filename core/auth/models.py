@@ -1,14 +1,21 @@
 """Operators of the brand (admin, operator, staff), their hashed API tokens, and sign-in sessions."""
 import sqlalchemy as sa
 
-from core.database import UTCDateTime, utcnow
+from core.database import ClosedSet, UTCDateTime, one_of, utcnow
 from core.extensions import db
 
-ROLES = ("admin", "operator", "staff")
+class Role(ClosedSet):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    STAFF = "staff"
+
+
+ROLES = tuple(Role.values())
 
 
 class Operator(db.Model):
     __tablename__ = "operators"
+    __table_args__ = (one_of("role", Role),)
 
     id = sa.Column(sa.Integer, primary_key=True)
     name = sa.Column(sa.String(100), nullable=False, unique=True)

@@ -5,6 +5,7 @@ from sqlalchemy import select
 from core.auth.services import (ADMIN, MANAGERS, require_operator, require_self_or_operator, revoke_member_token,
                                 rotate_member_token)
 from core.database import utcnow
+from core.errors import errors
 from core.members import audience, services
 from core.members.models import Member
 from core.members.schemas import (AudiencePreviewResultSchema, AudiencePreviewSchema, MemberCreateSchema, MemberListArgs,
@@ -19,6 +20,7 @@ audiences = Blueprint("audiences", __name__, url_prefix="/api/v1/audiences",
 
 
 @blp.route("", methods=["POST"])
+@errors("member_exists")
 @limit("join")
 @blp.arguments(MemberCreateSchema)
 @blp.response(201, NewMemberSchema)
@@ -32,6 +34,7 @@ def join(data):
 
 
 @blp.route("", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(MemberListArgs, location="query")
 @blp.response(200)
 def list_members(args):
@@ -44,6 +47,7 @@ def list_members(args):
 
 
 @blp.route("/<int:member_id>", methods=["GET"])
+@errors("forbidden")
 @blp.response(200, MemberSchema)
 def get_member(member_id):
     """The member (the member themself, or an operator)."""
@@ -52,6 +56,7 @@ def get_member(member_id):
 
 
 @blp.route("/<int:member_id>", methods=["PATCH"])
+@errors("forbidden", "member_exists")
 @blp.arguments(MemberUpdateSchema)
 @blp.response(200, MemberSchema)
 def update_member(data, member_id):

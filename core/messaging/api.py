@@ -9,7 +9,7 @@ from flask import Response, request
 from flask_smorest import Blueprint
 
 from core.auth.services import MANAGERS, require_operator
-from core.errors import ValidationFailed
+from core.errors import ValidationFailed, errors
 from core.messaging import services, wechat_security
 from core.messaging.schemas import InboundMessageSchema, ReplySchema
 from core.ratelimit import limit
@@ -19,6 +19,7 @@ wechat = FlaskBlueprint("wechat", __name__)
 
 
 @blp.route("", methods=["POST"])
+@errors("forbidden")
 @limit("messages")
 @blp.arguments(InboundMessageSchema)
 @blp.response(200, ReplySchema)

@@ -2,6 +2,7 @@
 from flask_smorest import Blueprint
 
 from core.auth.services import MANAGERS, require_operator, require_self_or_operator
+from core.errors import errors
 from core.members.services import get_member
 from core.notifications import services
 from core.notifications.schemas import NotificationSchema
@@ -11,6 +12,7 @@ blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="Me
 
 
 @blp.route("/members/<int:member_id>/notifications", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200)
 def member_inbox(args, member_id):
@@ -21,6 +23,7 @@ def member_inbox(args, member_id):
 
 
 @blp.route("/notifications", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200)
 def operators_inbox(args):

@@ -1,7 +1,8 @@
 """Notification payloads."""
 from marshmallow import fields
 
-from core.schemas import BaseSchema, Id, When
+from core.notifications.models import NotificationStatus
+from core.schemas import BaseSchema, Id, OneOf, When
 
 
 class NotificationSchema(BaseSchema):
@@ -9,7 +10,7 @@ class NotificationSchema(BaseSchema):
     title = fields.String()
     body = fields.String()
     channel = fields.String(allow_none=True)
-    status = fields.String()
+    status = OneOf(NotificationStatus)
     created_at = When()
     sent_at = When(allow_none=True)
     read_at = When(allow_none=True)

@@ -2,6 +2,7 @@
 from flask_smorest import Blueprint
 
 from core.auth.services import MANAGERS, require_operator
+from core.errors import errors
 from core.idempotency import idempotent
 from core.orders import services
 from core.orders.schemas import OrderCreateSchema, OrderSchema
@@ -10,6 +11,7 @@ blp = Blueprint("orders", __name__, url_prefix="/api/v1/orders", description="Or
 
 
 @blp.route("", methods=["POST"])
+@errors("forbidden", "order_member_mismatch", "idempotency_key_reused")
 @idempotent
 @blp.arguments(OrderCreateSchema)
 @blp.response(201, OrderSchema)
@@ -23,6 +25,7 @@ def report_order(data):
 
 
 @blp.route("/<string:external_id>", methods=["GET"])
+@errors("forbidden")
 @blp.response(200, OrderSchema)
 def get_order(external_id):
     require_operator(*MANAGERS)
@@ -30,6 +33,7 @@ def get_order(external_id):
 
 
 @blp.route("/<string:external_id>/refund", methods=["POST"])
+@errors("forbidden", "already_refunded", "idempotency_key_reused")
 @idempotent
 @blp.response(200, OrderSchema)
 def refund_order(external_id):

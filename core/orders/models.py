@@ -1,12 +1,18 @@
 """Orders the brand's shop reports, keyed by the shop's own external id."""
 import sqlalchemy as sa
 
-from core.database import UTCDateTime, utcnow
+from core.database import ClosedSet, UTCDateTime, one_of, utcnow
 from core.extensions import db
+
+
+class OrderStatus(ClosedSet):
+    PAID = "paid"
+    REFUNDED = "refunded"
 
 
 class Order(db.Model):
     __tablename__ = "orders"
+    __table_args__ = (one_of("status", OrderStatus),)
 
     id = sa.Column(sa.Integer, primary_key=True)
     external_id = sa.Column(sa.String(100), nullable=False, unique=True)

@@ -1,7 +1,8 @@
 """Order payloads."""
 from marshmallow import fields
 
-from core.schemas import BaseSchema, Id, Money, Text, When
+from core.orders.models import OrderStatus
+from core.schemas import BaseSchema, Id, Money, OneOf, Text, When
 
 
 class OrderCreateSchema(BaseSchema):
@@ -16,7 +17,7 @@ class OrderSchema(BaseSchema):
     external_id = fields.String()
     member_id = fields.Integer()
     amount = Money()
-    status = fields.String()
+    status = OneOf(OrderStatus)
     multiplier = fields.Decimal(as_string=True)
     points_earned = fields.Integer()
     paid_at = When()

@@ -2,7 +2,7 @@
 from flask_smorest import Blueprint
 
 from core.auth.services import ADMIN, MANAGERS, require_operator
-from core.errors import ValidationFailed
+from core.errors import ValidationFailed, errors
 from core.plugins import services
 from core.plugins.host import current_host
 from core.plugins.schemas import PluginAuditSchema, PluginListSchema, PluginSchema, PluginUpdateSchema
@@ -12,6 +12,7 @@ blp = Blueprint("plugins", __name__, url_prefix="/api/v1/plugins", description="
 
 
 @blp.route("", methods=["GET"])
+@errors("forbidden")
 @blp.response(200, PluginListSchema)
 def list_plugins():
     """Every installed plugin with its version, status, hooks and settings (secrets masked)."""
@@ -20,6 +21,7 @@ def list_plugins():
 
 
 @blp.route("/<string:plugin_id>", methods=["GET"])
+@errors("forbidden")
 @blp.response(200, PluginSchema)
 def get_plugin(plugin_id):
     require_operator(*MANAGERS)
@@ -27,6 +29,7 @@ def get_plugin(plugin_id):
 
 
 @blp.route("/<string:plugin_id>", methods=["PATCH"])
+@errors("forbidden", "plugin_unusable", "dependency_disabled", "required_by")
 @blp.arguments(PluginUpdateSchema)
 @blp.response(200, PluginSchema)
 def update_plugin(data, plugin_id):
@@ -44,6 +47,7 @@ def update_plugin(data, plugin_id):
 
 
 @blp.route("/<string:plugin_id>/audit", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200)
 def plugin_audit(args, plugin_id):

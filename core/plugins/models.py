@@ -1,7 +1,7 @@
 """Runtime plugin state kept in the database: on/off, settings, failures, audit."""
 import sqlalchemy as sa
 
-from core.database import UTCDateTime, utcnow
+from core.database import ClosedSet, UTCDateTime, one_of, utcnow
 from core.extensions import db
 
 
@@ -26,8 +26,15 @@ class PluginHostVersion(db.Model):
     version = sa.Column(sa.BigInteger, nullable=False, default=0)
 
 
+class AuditAction(ClosedSet):
+    ENABLE = "enable"
+    DISABLE = "disable"
+    SETTINGS = "settings"
+
+
 class PluginAudit(db.Model):
     __tablename__ = "plugin_audit"
+    __table_args__ = (one_of("action", AuditAction),)
 
     id = sa.Column(sa.Integer, primary_key=True)
     plugin_id = sa.Column(sa.String(64), nullable=False, index=True)

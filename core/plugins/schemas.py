@@ -2,7 +2,8 @@
 from marshmallow import fields
 
 from core.plugins import PluginStatus
-from core.schemas import BaseSchema, Id, When
+from core.plugins.models import AuditAction
+from core.schemas import BaseSchema, Id, OneOf, When
 
 
 class PluginSchema(BaseSchema):
@@ -39,6 +40,6 @@ class PluginAuditSchema(BaseSchema):
     id = Id()
     plugin_id = fields.String()
     actor = fields.String()
-    action = fields.String()
+    action = OneOf(AuditAction)
     details = fields.Dict()
     created_at = When()

@@ -3,6 +3,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from core.auth.services import MANAGERS, STAFF, require_operator, require_principal, require_self_or_operator
+from core.errors import errors
 from core.idempotency import effect_id, idempotent
 from core.members.services import get_member
 from core.rewards import services
@@ -16,6 +17,7 @@ blp = Blueprint("rewards", __name__, url_prefix="/api/v1", description="Points l
 
 
 @blp.route("/members/<int:member_id>/points", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, PointsSchema)
 def points(args, member_id):
@@ -28,6 +30,7 @@ def points(args, member_id):
 
 
 @blp.route("/members/<int:member_id>/points", methods=["POST"])
+@errors("forbidden", "insufficient_points", "idempotency_key_reused")
 @idempotent
 @blp.arguments(PointsAdjustSchema)
 @blp.response(201, PointsEntrySchema)
@@ -39,6 +42,7 @@ def adjust_points(data, member_id):
 
 
 @blp.route("/coupon-templates", methods=["POST"])
+@errors("forbidden")
 @blp.arguments(CouponTemplateCreateSchema)
 @blp.response(201, CouponTemplateSchema)
 def create_template(data):
@@ -48,6 +52,7 @@ def create_template(data):
 
 
 @blp.route("/coupon-templates", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200)
 def list_templates(args):
@@ -56,6 +61,7 @@ def list_templates(args):
 
 
 @blp.route("/members/<int:member_id>/coupons", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200)
 def member_coupons(args, member_id):
@@ -67,6 +73,7 @@ def member_coupons(args, member_id):
 
 
 @blp.route("/members/<int:member_id>/coupons", methods=["POST"])
+@errors("forbidden", "idempotency_key_reused")
 @idempotent
 @blp.arguments(CouponIssueSchema)
 @blp.response(201, CouponSchema)
@@ -90,6 +97,7 @@ def coupon_at_till(code):
 
 
 @blp.route("/coupons/<string:code>/redeem", methods=["POST"])
+@errors("forbidden", "already_redeemed", "expired", "void", "wrong_channel", "idempotency_key_reused")
 @idempotent
 @blp.response(200, RedeemResultSchema)
 def redeem(code):

@@ -9,10 +9,41 @@ held balance, so the member row always equals the sum of the entries.
 """
 import sqlalchemy as sa
 
-from core.database import UTCDateTime, utcnow
+from core.database import ClosedSet, UTCDateTime, one_of, utcnow
 from core.extensions import db
 
-CHANNELS = ("online", "offline", "any")
+class Channel(ClosedSet):
+    """Where a coupon may be used; a redemption records ``online`` or ``offline``."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+    ANY = "any"
+
+
+CHANNELS = tuple(Channel.values())
+
+
+class LotStatus(ClosedSet):
+    PENDING = "pending"    # held: not spendable yet
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVERSED = "reversed"
+
+
+class EntryKind(ClosedSet):
+    CREDIT = "credit"
+    HOLD = "hold"
+    RELEASE = "release"
+    DEBIT = "debit"
+    REVERSAL = "reversal"
+    EXPIRY = "expiry"
+
+
+class CouponStatus(ClosedSet):
+    ISSUED = "issued"
+    REDEEMED = "redeemed"
+    EXPIRED = "expired"
+    VOID = "void"
 
 
 class PointsLot(db.Model):
@@ -20,6 +51,7 @@ class PointsLot(db.Model):
     __table_args__ = (
         sa.CheckConstraint("remaining >= 0", name="remaining_not_negative"),
         sa.CheckConstraint("remaining <= points", name="remaining_within_points"),
+        one_of("status", LotStatus),
         sa.Index("ix_points_lots_spendable", "member_id", "status", "expires_at"),
     )
 
@@ -28,7 +60,7 @@ class PointsLot(db.Model):
     source = sa.Column(sa.String(160), nullable=False, unique=True)
     points = sa.Column(sa.BigInteger, nullable=False)
     remaining = sa.Column(sa.BigInteger, nullable=False)
-    status = sa.Column(sa.String(10), nullable=False)  # pending / active / expired / reversed
+    status = sa.Column(sa.String(10), nullable=False)
     expires_at = sa.Column(UTCDateTime, index=True)
     created_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
 
@@ -36,11 +68,11 @@ class PointsLot(db.Model):
 class PointsEntry(db.Model):
     __tablename__ = "points_entries"
     # A member's history pages newest first: the index serves the filter and the order.
-    __table_args__ = (sa.Index("ix_points_entries_member_id", "member_id", "id"),)
+    __table_args__ = (sa.Index("ix_points_entries_member_id", "member_id", "id"), one_of("kind", EntryKind))
 
     id = sa.Column(sa.Integer, primary_key=True)
     member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), nullable=False)
-    kind = sa.Column(sa.String(10), nullable=False)  # credit / hold / release / debit / reversal / expiry
+    kind = sa.Column(sa.String(10), nullable=False)
     points = sa.Column(sa.BigInteger, nullable=False, default=0)
     pending_points = sa.Column(sa.BigInteger, nullable=False, default=0)
     reason = sa.Column(sa.String(200), nullable=False)
@@ -61,6 +93,7 @@ class PointsAllocation(db.Model):
 
 class CouponTemplate(db.Model):
     __tablename__ = "coupon_templates"
+    __table_args__ = (one_of("channel", Channel),)
 
     id = sa.Column(sa.Integer, primary_key=True)
     title = sa.Column(sa.String(120), nullable=False)
@@ -74,13 +107,14 @@ class CouponTemplate(db.Model):
 
 class Coupon(db.Model):
     __tablename__ = "coupons"
-    __table_args__ = (sa.Index("ix_coupons_member_id", "member_id", "id"),)
+    __table_args__ = (sa.Index("ix_coupons_member_id", "member_id", "id"), one_of("status", CouponStatus),
+                      one_of("redeemed_channel", Channel))
 
     id = sa.Column(sa.Integer, primary_key=True)
     code = sa.Column(sa.String(32), nullable=False, unique=True)
     template_id = sa.Column(sa.Integer, sa.ForeignKey("coupon_templates.id"), nullable=False)
     member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), nullable=False)
-    status = sa.Column(sa.String(10), nullable=False, default="issued")  # issued / redeemed / expired / void
+    status = sa.Column(sa.String(10), nullable=False, default="issued")
     source = sa.Column(sa.String(160), unique=True)
     issued_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
     expires_at = sa.Column(UTCDateTime)

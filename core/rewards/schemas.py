@@ -2,8 +2,8 @@
 from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
-from core.rewards.models import CHANNELS
-from core.schemas import BaseSchema, Id, Money, PageSchema, Points, Text, When
+from core.rewards.models import CHANNELS, EntryKind
+from core.schemas import BaseSchema, Id, Money, OneOf, PageSchema, Points, Text, When
 
 
 class PointsAdjustSchema(BaseSchema):
@@ -13,7 +13,7 @@ class PointsAdjustSchema(BaseSchema):
 
 class PointsEntrySchema(BaseSchema):
     id = Id()
-    kind = fields.String()
+    kind = OneOf(EntryKind)
     points = fields.Integer()
     pending_points = fields.Integer()
     reason = fields.String()
