@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Iterable
@@ -29,6 +30,22 @@ from core.version import __version__ as core_version
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "memberday.plugins"
+
+# PostgreSQL's "try again" errors: serialization_failure and deadlock_detected. They are
+# the database's, not the plugin's: the call is retried, and never counted towards switch-off.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
+TRANSIENT_ATTEMPTS = 3
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the database error inside SQLAlchemy's) is a deadlock or serialization failure."""
+    for _ in range(10):  # the error, the DBAPI error SQLAlchemy wraps, what caused it, ...
+        if exc is None:
+            return False
+        if getattr(exc, "sqlstate", None) in TRANSIENT_SQLSTATES:
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__
+    return False
 
 
 @dataclass(frozen=True)
@@ -320,8 +337,22 @@ class PluginHost:
             outcomes.append((plugin_id, "delivered", None))
         return outcomes
 
+    @classmethod
+    def _call(cls, caller, kwargs):
+        """Call one plugin's hook, again (up to ``TRANSIENT_ATTEMPTS`` times) after a deadlock or
+        serialization failure, each try in a savepoint or transaction of its own."""
+        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+            try:
+                return cls._call_once(caller, kwargs)
+            except Exception as exc:
+                if attempt == TRANSIENT_ATTEMPTS or not is_transient(exc):
+                    raise
+                log.warning("hook %s met a transient database error (try %d of %d), trying again: %s",
+                            caller.name, attempt, TRANSIENT_ATTEMPTS, exc)
+                time.sleep(0.05 * attempt)
+
     @staticmethod
-    def _call(caller, kwargs):
+    def _call_once(caller, kwargs):
         """Call one plugin's hook; whatever it does wrong never spoils the caller's work.
 
         With a transaction open -- begun by ``transaction()`` or by SQLAlchemy on a first
@@ -361,9 +392,16 @@ class PluginHost:
     # ---------------------------------------------------------------- failures
 
     def record_failure(self, plugin_id: str, hookname: str, exc: Exception) -> None:
-        """Log and count a hook failure, once the caller's transaction is over (never inside it)."""
+        """Log and count a hook failure, once the caller's transaction is over (never inside it).
+
+        A deadlock or serialization failure that outlasted the retries is logged, not counted:
+        it says the database was busy, not that the plugin is broken.
+        """
         from core.plugins import services
 
+        if is_transient(exc):
+            log.warning("plugin %s met a transient database error in %s, not counted: %s", plugin_id, hookname, exc)
+            return
         log.error("plugin %s raised in %s: %s", plugin_id, hookname, exc, exc_info=exc)
 
         def count():
