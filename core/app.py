@@ -17,7 +17,7 @@ from core.errors import NotFound, register_error_handlers
 from core.extensions import db, migrate
 from core.jobs import JobRegistry
 from core.plugins import PeriodicJob
-from core.plugins.host import PluginHost
+from core.plugins.host import PluginHost, plugin_switched_off
 from core.version import __version__
 
 CORE_DIR = Path(__file__).parent
@@ -54,6 +54,7 @@ def build_app(config: dict | None = None) -> Flask:
 
     host = PluginHost()
     app.extensions["memberday_plugins"] = host
+    plugin_switched_off.connect(_tell_operators_of_switch_off, sender=host, weak=False)
     if app.config["PLUGINS_DISCOVER"]:
         host.discover()
     _setup_plugins(app, api, jobs, host)
@@ -140,7 +141,7 @@ def _setup_plugins(app: Flask, api: Api, jobs: JobRegistry, host: PluginHost) ->
 
     for plugin_id, job_map in host.setup("memberday_jobs"):
         for name, func in job_map.items():
-            jobs.add(name, func, plugin_id)
+            jobs.add(name, func, plugin_id, is_on=_plugin_is_on(host, plugin_id))
     for plugin_id, periodic in host.setup("memberday_periodic_jobs"):
         for job in periodic:
             if job.name not in jobs.jobs:
@@ -169,6 +170,22 @@ def _setup_plugins(app: Flask, api: Api, jobs: JobRegistry, host: PluginHost) ->
 
     if _plugin_migrations not in migrate.configure_callbacks:
         migrate.configure(_plugin_migrations)
+
+
+def _plugin_is_on(host: PluginHost, plugin_id: str):
+    def is_on() -> bool:
+        host.forget_state()  # a job may run long after the request that queued it: read the flags now
+        return host.is_enabled(plugin_id)
+
+    return is_on
+
+
+def _tell_operators_of_switch_off(host: PluginHost, plugin_id: str, reason: str, failures: int) -> None:
+    """The host switched a plugin off after failures in a row: operators get a notice (same transaction)."""
+    from core.notifications.services import notify_operators
+
+    notify_operators(f"Plugin {plugin_id} was switched off",
+                     f"Switched off: {reason}. Fix it, then switch it on again.")
 
 
 def _plugin_migrations(config):

@@ -31,6 +31,8 @@ class JobSpec:
     name: str
     func: Callable
     plugin_id: str | None = None
+    #: asked before each run; a plugin's job does nothing while it answers False
+    is_on: Callable[[], bool] | None = None
 
 
 class JobRegistry:
@@ -38,10 +40,12 @@ class JobRegistry:
         self.jobs: dict[str, JobSpec] = {}
         self.periodic: list = []
 
-    def add(self, name: str, func: Callable, plugin_id: str | None = None) -> None:
+    def add(self, name: str, func: Callable, plugin_id: str | None = None,
+            is_on: Callable[[], bool] | None = None) -> None:
+        """Register a job; whoever registers a plugin's job says how to tell whether the plugin is on."""
         if name in self.jobs:
             raise ValueError(f"job {name!r} is registered twice")
-        self.jobs[name] = JobSpec(name, func, plugin_id)
+        self.jobs[name] = JobSpec(name, func, plugin_id, is_on)
 
 
 def registry() -> JobRegistry:
@@ -102,13 +106,9 @@ def run(name: str, *args, **kwargs) -> Any:
     spec = registry().jobs.get(name)
     if spec is None:
         raise KeyError(f"no job named {name!r}")
-    if spec.plugin_id is not None:
-        from core.plugins.host import current_host
-
-        current_host().forget_state()
-        if not current_host().is_enabled(spec.plugin_id):
-            log.info("job %s skipped: plugin %s is disabled", name, spec.plugin_id)
-            return None
+    if spec.is_on is not None and not spec.is_on():
+        log.info("job %s skipped: plugin %s is disabled", name, spec.plugin_id)
+        return None
     return spec.func(*args, **kwargs)
 
 

@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from typing import Any, Iterable
 
 import pluggy
+from blinker import Namespace
 from flask import current_app, g, has_app_context
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
@@ -24,12 +25,18 @@ from sqlalchemy import select
 from core.database import in_transaction, when_caller_is_done
 from core.extensions import db
 from core.plugins import PluginInfo, PluginRecord, PluginStatus, hookspecs
+from core.plugins import state as plugin_state
 from core.plugins.models import PluginHostVersion, PluginState
 from core.version import __version__ as core_version
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "memberday.plugins"
+
+_signals = Namespace()
+#: Sent (by the host, with ``plugin_id``, ``reason`` and ``failures``) inside the transaction
+#: that switches a plugin off after failures in a row; the app connects the operators' notice.
+plugin_switched_off = _signals.signal("memberday-plugin-switched-off")
 
 # PostgreSQL's "try again" errors: serialization_failure and deadlock_detected. They are
 # the database's, not the plugin's: the call is retried, and never counted towards switch-off.
@@ -397,16 +404,22 @@ class PluginHost:
         A deadlock or serialization failure that outlasted the retries is logged, not counted:
         it says the database was busy, not that the plugin is broken.
         """
-        from core.plugins import services
-
         if is_transient(exc):
             log.warning("plugin %s met a transient database error in %s, not counted: %s", plugin_id, hookname, exc)
             return
         log.error("plugin %s raised in %s: %s", plugin_id, hookname, exc, exc_info=exc)
 
+        record = self.records[plugin_id]
+
+        def switched_off(reason: str, failures: int) -> None:
+            plugin_switched_off.send(self, plugin_id=plugin_id, reason=reason, failures=failures)
+
         def count():
             try:
-                services.count_failure(plugin_id, hookname, exc)
+                plugin_state.count_failure(plugin_id, hookname, exc,
+                                           limit=current_app.config["PLUGIN_MAX_CONSECUTIVE_FAILURES"],
+                                           enabled_by_default=record.info.enabled_by_default,
+                                           on_switched_off=switched_off)
             except Exception:
                 db.session.rollback()
                 log.exception("could not record the failure of plugin %s", plugin_id)
@@ -416,10 +429,8 @@ class PluginHost:
 
     def record_success(self, plugin_id: str) -> None:
         if self.state().failures.get(plugin_id):
-            from core.plugins import services
-
             def reset():
-                services.reset_failures(plugin_id)
+                plugin_state.reset_failures(plugin_id)
                 self.forget_state()
 
             when_caller_is_done(reset)

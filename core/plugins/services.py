@@ -1,42 +1,24 @@
-"""Switching plugins on and off, their settings, failure counting and the audit log."""
+"""What operators do with plugins: switch them on and off, change their settings, read the audit log.
+
+The rows themselves are kept by ``core.plugins.state``, which the host also counts failures through.
+"""
 from __future__ import annotations
 
-from flask import current_app
 from marshmallow import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from core.database import transaction, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.extensions import db
+from core.plugins import state as plugin_state
 from core.plugins.host import current_host
-from core.plugins.models import PluginAudit, PluginHostVersion, PluginState
+from core.plugins.models import PluginAudit, PluginState
 
 SECRET_MASK = "********"
 
 
-def _bump_version() -> None:
-    updated = db.session.execute(
-        update(PluginHostVersion).where(PluginHostVersion.id == 1).values(version=PluginHostVersion.version + 1))
-    if not updated.rowcount:
-        db.session.add(PluginHostVersion(id=1, version=1))
-    db.session.flush()
-
-
-def _state_row(plugin_id: str) -> PluginState:
-    """The plugin's state row under a lock, created with its defaults when missing."""
-    row = db.session.scalar(select(PluginState).where(PluginState.plugin_id == plugin_id).with_for_update()
-                            .execution_options(populate_existing=True))
-    if row is None:
-        record = current_host().records[plugin_id]
-        row = PluginState(plugin_id=plugin_id, enabled=record.info.enabled_by_default, settings={},
-                          consecutive_failures=0, failures_total=0)
-        db.session.add(row)
-        db.session.flush()
-    return row
-
-
-def _audit(plugin_id: str, actor: str, action: str, details: dict) -> None:
-    db.session.add(PluginAudit(plugin_id=plugin_id, actor=actor, action=action, details=details))
+def _state_row(plugin_id: str):
+    return plugin_state.state_row(plugin_id, current_host().records[plugin_id].info.enabled_by_default)
 
 
 def get_record(plugin_id: str):
@@ -72,8 +54,8 @@ def set_enabled(plugin_id: str, enabled: bool, actor: str) -> None:
             if enabled:
                 row.consecutive_failures = 0
                 row.disabled_reason = None
-            _audit(plugin_id, actor, "enable" if enabled else "disable", {})
-            _bump_version()
+            plugin_state.audit(plugin_id, actor, "enable" if enabled else "disable", {})
+            plugin_state.bump_version()
     host.forget_state()
 
 
@@ -117,38 +99,10 @@ def update_settings(plugin_id: str, changes: dict, actor: str) -> dict:
                     merged[name] = loaded[name]
         row.settings = merged
         row.updated_at = utcnow()
-        _audit(plugin_id, actor, "settings", {"changed": sorted(changes)})
-        _bump_version()
+        plugin_state.audit(plugin_id, actor, "settings", {"changed": sorted(changes)})
+        plugin_state.bump_version()
     current_host().forget_state()
     return public_settings(record, current_host().settings(plugin_id))
-
-
-def count_failure(plugin_id: str, hookname: str, exc: Exception) -> None:
-    """Count a hook failure; at the limit, switch the plugin off and tell the operators."""
-    from core.notifications.services import notify_operators
-
-    limit = current_app.config["PLUGIN_MAX_CONSECUTIVE_FAILURES"]
-    with transaction():
-        row = _state_row(plugin_id)
-        row.consecutive_failures += 1
-        row.failures_total += 1
-        if row.enabled and row.consecutive_failures >= limit:
-            row.enabled = False
-            row.disabled_reason = f"{row.consecutive_failures} failures in a row; last in {hookname}: {exc!r}"[:300]
-            _audit(plugin_id, "system", "disable", {"reason": row.disabled_reason})
-            notify_operators(f"Plugin {plugin_id} was switched off",
-                             f"It failed {row.consecutive_failures} times in a row. Last error in {hookname}: "
-                             f"{exc!r}. Fix it, then switch it on again.")
-        _bump_version()
-
-
-def reset_failures(plugin_id: str) -> None:
-    with transaction():
-        changed = db.session.execute(
-            update(PluginState).where(PluginState.plugin_id == plugin_id, PluginState.consecutive_failures > 0)
-            .values(consecutive_failures=0))
-        if changed.rowcount:
-            _bump_version()
 
 
 def audit_log(plugin_id: str | None = None):
