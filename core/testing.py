@@ -317,21 +317,25 @@ def read_page(memberday_app):
 
 
 def read_all(client, url: str, token: str | None = None, *, max_pages: int = 1000) -> list:
-    """Every item of a list endpoint, page after page.
+    """Every item of a list endpoint, following its ``next`` cursor page after page.
 
-    Every list answers ``{"items": [...], "page", "per_page", "total"}`` and takes
-    ``?page=`` (from 1) and ``?per_page=`` (1–200, default 50); ``url`` may carry its
-    own query (filters, ``per_page``).
+    Every list answers ``{"items": [...], "next": CURSOR or null, "per_page", ...}`` and
+    takes ``?after=CURSOR`` to go on, ``?per_page=`` (1–200, default 50) and
+    ``?count=exact`` for a ``total``; ``url`` may carry its own query (filters, ``per_page``).
     """
+    from urllib.parse import quote
+
     items: list = []
     joiner = "&" if "?" in url else "?"
-    for page in range(1, max_pages + 1):
-        response = client.get(f"{url}{joiner}page={page}", headers=bearer(token) if token else {})
+    page_url = url
+    for _ in range(max_pages):
+        response = client.get(page_url, headers=bearer(token) if token else {})
         assert response.status_code == 200, response.get_json()
         body = response.get_json()
         items.extend(body["items"])
-        if not body["items"] or len(items) >= body["total"]:
+        if not body.get("next"):
             return items
+        page_url = f"{url}{joiner}after={quote(body['next'])}"
     raise AssertionError(f"{url} has more than {max_pages} pages")
 
 
