@@ -70,3 +70,19 @@ def export_qr(member_ids, everyone, image_format, output, timeout):
         shutil.copyfile(path, output)
         path = os.path.abspath(output)
     click.echo(f"{export.total} QR codes written to {path}")
+
+
+@referral.command("rebuild-rollups")
+@with_appcontext
+def rebuild_rollups():
+    """Recount the funnel's and leaderboard's daily rollups from every click and referral.
+
+    The writes keep them exact; run this after changing BRAND_TIMEZONE, whose days they count in.
+    """
+    from core.database import transaction
+    from core.extensions import db
+    from plugins.referral import rollup
+
+    with transaction():
+        rollup.rebuild(db.session.connection())
+    click.echo("referral rollups rebuilt")

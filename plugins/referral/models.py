@@ -8,6 +8,8 @@ from core.database import UTCDateTime, utcnow
 from core.extensions import db
 
 STATUSES = ("pending", "held", "rewarded", "rejected", "reversed")
+COUNTED = ("pending", "held", "rewarded", "reversed")  # every referral that was not refused
+QUALIFIED = ("held", "rewarded")
 CLICK_SOURCES = ("link", "qr")
 EXPORT_STATUSES = ("queued", "running", "done", "failed")
 
@@ -55,6 +57,8 @@ class Referral(db.Model):
         sa.Index("ix_referral_referrals_referrer_created", "referrer_id", "created_at"),
         sa.Index("ix_referral_referrals_status_hold", "status", "hold_until"),
         sa.Index("ix_referral_referrals_referrer_id", "referrer_id", "id"),  # a referrer's list, newest first
+        # The rollup finds a referrer's earliest standing referral of a day along this one.
+        sa.Index("ix_referral_referrals_referrer_qualified", "referrer_id", "qualified_at"),
     )
 
     id = sa.Column(sa.Integer, primary_key=True)
@@ -91,3 +95,28 @@ class ReferralQrExport(db.Model):
     requested_by = sa.Column(sa.String(60), nullable=False, default="")
     created_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
     finished_at = sa.Column(UTCDateTime)
+
+
+class ReferralDaily(db.Model):
+    """One referrer's count of one metric on one brand-local day (kept by ``plugins.referral.rollup``)."""
+
+    __tablename__ = "referral_daily"
+    # The leaderboard of a period reads one metric from a day on, for every referrer.
+    __table_args__ = (sa.Index("ix_referral_daily_metric_day", "metric", "day", "referrer_id"),)
+
+    referrer_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), primary_key=True)
+    day = sa.Column(sa.Date, primary_key=True)
+    metric = sa.Column(sa.String(60), primary_key=True)
+    count = sa.Column(sa.BigInteger, nullable=False, default=0)
+    first_at = sa.Column(UTCDateTime)  # "standing": when the day's earliest standing referral qualified
+
+
+class ReferralDailyTotal(db.Model):
+    """The whole programme's count of one metric on one day, in a few shards (see the rollup)."""
+
+    __tablename__ = "referral_daily_totals"
+
+    day = sa.Column(sa.Date, primary_key=True)
+    metric = sa.Column(sa.String(60), primary_key=True)
+    shard = sa.Column(sa.SmallInteger, primary_key=True)
+    count = sa.Column(sa.BigInteger, nullable=False, default=0)

@@ -39,7 +39,10 @@ from core.orders.models import Order
 from core.plugins.host import plugin_settings
 from core.rewards import services as ledger
 from core.rewards.models import Coupon, CouponTemplate
-from plugins.referral.models import Referral, ReferralClick, ReferralCode, ReferralQrExport
+from core.schemas import estimated_rows
+from plugins.referral import rollup
+from plugins.referral.models import (COUNTED, QUALIFIED, Referral, ReferralClick, ReferralCode, ReferralDaily,
+                                     ReferralDailyTotal, ReferralQrExport)
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +64,6 @@ MONTHLY_CAP = "monthly_cap"
 REFUNDED_DURING_HOLD = "refunded_during_hold"
 REFUNDED_AFTER_RELEASE = "refunded_after_release"
 
-COUNTED = ("pending", "held", "rewarded", "reversed")  # every referral that was not refused
-QUALIFIED = ("held", "rewarded")
 
 
 def settings() -> dict:
@@ -467,18 +468,14 @@ def period_start(period: str, now: datetime | None = None) -> datetime | None:
 
 
 def member_stats(member_id: int) -> dict:
-    clicks = dict(db.session.execute(
-        select(ReferralClick.source, func.count(ReferralClick.id))
-        .where(ReferralClick.referrer_id == member_id).group_by(ReferralClick.source)).all())
-    statuses = dict(db.session.execute(
-        select(Referral.status, func.count(Referral.id))
-        .where(Referral.referrer_id == member_id).group_by(Referral.status)).all())
+    """A referrer's numbers, from the daily rollup (one short index range, however busy they are)."""
+    counts = rollup.totals_by_metric(ReferralDaily, ReferralDaily.referrer_id == member_id)
     return {
-        "clicks": clicks.get("link", 0),
-        "scans": clicks.get("qr", 0),
-        "signups": sum(statuses.get(status, 0) for status in COUNTED),
-        "qualified": sum(statuses.get(status, 0) for status in QUALIFIED),
-        "rewarded": statuses.get("rewarded", 0),
+        "clicks": counts.get("clicks", 0),
+        "scans": counts.get("scans", 0),
+        "signups": counts.get("signups", 0),
+        "qualified": counts.get("standing", 0),
+        "rewarded": counts.get("rewarded", 0),
     }
 
 
@@ -507,20 +504,21 @@ def masked_name(name: str) -> str:
 
 
 def leaderboard(period: str, limit: int = 10, reveal: bool = False) -> dict:
-    """Top referrers by friends who qualified in the period (held or rewarded)."""
+    """Top referrers by friends who qualified in the period and still stand (held or rewarded);
+    ties go to who got there first. Read from the daily rollup."""
     since = period_start(period)
-    count = func.count(Referral.id).label("referrals")
-    query = (select(Referral.referrer_id, count, func.min(Referral.qualified_at).label("first"))
-             .where(Referral.status.in_(QUALIFIED)).group_by(Referral.referrer_id)
-             .order_by(count.desc(), func.min(Referral.qualified_at), Referral.referrer_id).limit(limit))
+    referrals = func.sum(ReferralDaily.count).label("referrals")
+    query = (select(ReferralDaily.referrer_id, referrals).where(ReferralDaily.metric == "standing")
+             .group_by(ReferralDaily.referrer_id).having(func.sum(ReferralDaily.count) > 0)
+             .order_by(referrals.desc(), func.min(ReferralDaily.first_at), ReferralDaily.referrer_id).limit(limit))
     if since is not None:
-        query = query.where(Referral.qualified_at >= since)
+        query = query.where(ReferralDaily.day >= since.date())
     rows = db.session.execute(query).all()
     names = dict(db.session.execute(select(Member.id, Member.name)
                                     .where(Member.id.in_([row.referrer_id for row in rows]))).all())
     items = []
     for rank, row in enumerate(rows, 1):
-        item = {"rank": rank, "name": masked_name(names.get(row.referrer_id, "")), "referrals": row.referrals}
+        item = {"rank": rank, "name": masked_name(names.get(row.referrer_id, "")), "referrals": int(row.referrals)}
         if reveal:
             item.update(member_id=row.referrer_id, name=names.get(row.referrer_id, ""))
         items.append(item)
@@ -528,42 +526,38 @@ def leaderboard(period: str, limit: int = 10, reveal: bool = False) -> dict:
 
 
 def funnel(period: str = "all") -> dict:
-    """The programme's funnel and viral coefficient for a period.
+    """The programme's funnel and viral coefficient for a period, from the daily rollup.
 
     invites per member = share-link visits (clicks and scans) / members;
     conversion = friends who joined through a link / visits;
     viral coefficient = invites per member × conversion (new members each member brings).
     """
     since = period_start(period)
-
-    def count(model, *conditions, column=None):
-        query = select(func.count(model.id)).where(*conditions)
-        if since is not None:
-            query = query.where((column if column is not None else model.created_at) >= since)
-        return db.session.scalar(query) or 0
-
-    clicks = count(ReferralClick, ReferralClick.source == "link")
-    scans = count(ReferralClick, ReferralClick.source == "qr")
-    signups = count(Referral, Referral.status.in_(COUNTED))
-    rejected_query = (select(Referral.reason, func.count(Referral.id)).where(Referral.status == "rejected")
-                      .group_by(Referral.reason))
-    if since is not None:
-        rejected_query = rejected_query.where(Referral.created_at >= since)
-    rejected = dict(db.session.execute(rejected_query).all())
-    qualified = count(Referral, Referral.qualified_at.is_not(None), column=Referral.qualified_at)
-    rewarded = count(Referral, Referral.status == "rewarded", column=Referral.rewarded_at)
-    reversed_ = count(Referral, Referral.status == "reversed", column=Referral.reversed_at)
-    members = db.session.scalar(select(func.count(Member.id))) or 0
+    conditions = [ReferralDailyTotal.day >= since.date()] if since is not None else []
+    counts = rollup.totals_by_metric(ReferralDailyTotal, *conditions)
+    rejected = {metric.split(":", 1)[1]: n for metric, n in counts.items() if metric.startswith("rejected:") and n}
+    clicks, scans, signups = counts.get("clicks", 0), counts.get("scans", 0), counts.get("signups", 0)
+    members = member_count()
     invites = clicks + scans
     invites_per_member = invites / members if members else 0.0
     conversion = signups / invites if invites else 0.0
     return {
         "period": period, "since": since, "members": members,
         "clicks": clicks, "scans": scans, "signups": signups, "rejected": sum(rejected.values()),
-        "rejected_by_reason": rejected, "qualified": qualified, "rewarded": rewarded, "reversed": reversed_,
+        "rejected_by_reason": rejected, "qualified": counts.get("qualified", 0),
+        "rewarded": counts.get("rewarded", 0), "reversed": counts.get("reversed", 0),
         "invites_per_member": round(invites_per_member, 4), "conversion": round(conversion, 4),
         "viral_coefficient": round(invites_per_member * conversion, 4),
     }
+
+
+def member_count() -> int:
+    """How many members there are: exact up to 100,000, then the planner's estimate (a ratio's
+    denominator needs no more, and counting a million rows takes longer than the whole funnel)."""
+    estimate = estimated_rows(select(Member.id))
+    if estimate is not None and estimate > 100_000:
+        return estimate
+    return db.session.scalar(select(func.count(Member.id))) or 0
 
 
 # ------------------------------------------------------------------ QR codes
