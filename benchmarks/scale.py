@@ -1,0 +1,265 @@
+"""The scale benchmark: lists, search, targeting, the referral funnel and jobs at N members and N/10.
+
+    python benchmarks/scale.py --members 1000000
+
+For each size it creates a database, migrates it, generates the members and their history in SQL
+(orders, ledger entries and lots, referral clicks and referrals, one member with a long ledger),
+rebuilds the referral rollups as the migration would, runs ANALYZE, then times every case through
+the app (the API through Flask's test client, in this process; services called directly) and drops
+the database. It prints each case's median at N/10 and at N and how it grew. See README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import sys
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+ADMIN_PG = os.environ.get("MEMBERDAY_BENCH_PG", "postgresql://127.0.0.1:5432/test")
+HEAVY_ENTRIES = 20_000  # the ledger of member 1: a member whose history is long
+
+
+def database_url(name: str) -> str:
+    parts = urlsplit(ADMIN_PG)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+GENERATE = [
+    # Members: names from common family and given names, a phone and e-mail each, tiers and tags in
+    # fixed proportions, 0-5 orders with the last one up to 400 days ago.
+    """
+    INSERT INTO members (id, name, phone, email, tier, tags, marketing_consent, points_balance, points_pending,
+                         orders_count, first_order_at, last_order_at, created_at)
+    SELECT i,
+           (ARRAY['Chen','Lin','Wang','Huang','Chang','Li','Wu','Liu','Tsai','Yang'])[1 + i % 10] || ' ' ||
+           (ARRAY['Mei-ling','Wei','Jun','Hui','Yi-ting','Chih-hao','Shu-fen','Ming'])[1 + (i / 10) % 8] || ' ' || i,
+           '+8869' || lpad(i::text, 8, '0'), 'm' || i || '@example.com',
+           (ARRAY['member','member','member','silver','silver','gold','platinum'])[1 + (i * 7919) % 7],
+           (CASE WHEN i % 20 = 0 THEN '["vip"]' WHEN i % 20 = 1 THEN '["vip", "coffee"]'
+                 WHEN i % 20 < 6 THEN '["coffee"]' ELSE '[]' END)::json,
+           i % 3 = 0, 0, 0, oc,
+           CASE WHEN oc > 0 THEN last - (oc - 1) * interval '20 days' END,
+           CASE WHEN oc > 0 THEN last END,
+           now() - interval '3 years' + i * interval '1 second'
+    FROM (SELECT i, (abs(hashint4(i)) % 6) AS oc,
+                 now() - (abs(hashint4(i + 1)) % 400) * interval '1 day' - (i % 86400) * interval '1 second' AS last
+          FROM generate_series(1, :n) AS i) AS g
+    """,
+    "SELECT setval(pg_get_serial_sequence('members', 'id'), :n)",
+    # Each order earned points: an order, a credit entry and a lot that expires after a year; the
+    # lots of the last 7 days are still active: the backlog the expiry job finds after a week off.
+    """
+    INSERT INTO orders (external_id, member_id, amount, status, multiplier, points_earned, paid_at, created_at)
+    SELECT 'B' || m.id || '-' || k, m.id, 100, 'paid', 1, 100, m.last_order_at - k * interval '20 days',
+           m.last_order_at - k * interval '20 days'
+    FROM members m, generate_series(0, m.orders_count - 1) AS k
+    """,
+    """
+    INSERT INTO points_entries (member_id, kind, points, pending_points, reason, source, created_at)
+    SELECT member_id, 'credit', 100, 0, 'Order', 'order:' || external_id, paid_at FROM orders
+    """,
+    """
+    INSERT INTO points_lots (member_id, source, points, remaining, status, expires_at, created_at)
+    SELECT member_id, 'order:' || external_id, 100, CASE WHEN active THEN 100 ELSE 0 END,
+           CASE WHEN active THEN 'active' ELSE 'expired' END, paid_at + interval '365 days', paid_at
+    FROM (SELECT *, paid_at > now() - interval '372 days' AS active FROM orders) AS o
+    """,
+    f"""
+    INSERT INTO points_entries (member_id, kind, points, pending_points, reason, source, created_at)
+    SELECT 1, 'credit', 1, 0, 'Stamp', 'stamp:' || k, now() - k * interval '1 minute'
+    FROM generate_series(1, {HEAVY_ENTRIES}) AS k
+    """,
+    """
+    UPDATE members SET points_balance = b.balance
+    FROM (SELECT member_id, sum(remaining) AS balance FROM points_lots WHERE status = 'active' GROUP BY member_id) b
+    WHERE members.id = b.member_id
+    """,
+    # Share-link visits: two per member, from a fifth of the members, over the last 90 days.
+    """
+    INSERT INTO referral_clicks (referrer_id, source, user_agent, client_hash, created_at)
+    SELECT 1 + i % greatest(:n / 5, 1), CASE WHEN i % 3 = 0 THEN 'qr' ELSE 'link' END, '', '',
+           now() - (i % 90) * interval '1 day' - (i % 3600) * interval '1 second'
+    FROM generate_series(1, 2 * :n) AS i
+    """,
+    # A tenth of the members joined through a friend's code.
+    """
+    INSERT INTO referral_referrals (referrer_id, referee_id, code, channel, status, reason, created_at, qualified_at,
+                                    hold_until, rewarded_at, reversed_at)
+    SELECT 1 + i % greatest(:n / 50, 1), i * 10, 'C', 'api', s,
+           CASE WHEN s = 'rejected' THEN 'self_referral' WHEN s = 'reversed' THEN 'refunded_during_hold' END,
+           t, CASE WHEN s IN ('held', 'rewarded', 'reversed') THEN t + interval '1 day' END,
+           CASE WHEN s IN ('held', 'rewarded', 'reversed') THEN t + interval '15 days' END,
+           CASE WHEN s = 'rewarded' THEN t + interval '15 days' END,
+           CASE WHEN s = 'reversed' THEN t + interval '3 days' END
+    FROM (SELECT i, (ARRAY['pending','held','rewarded','rewarded','rejected','reversed'])[1 + i % 6] AS s,
+                 now() - (i % 120) * interval '1 day' - interval '16 days' AS t
+          FROM generate_series(1, :n / 10) AS i) AS g
+    """,
+]
+
+
+def generate(app, n: int) -> float:
+    from sqlalchemy import text
+
+    from core.extensions import db
+    from plugins.referral import rollup
+
+    started = time.perf_counter()
+    with app.app_context():
+        with db.engine.begin() as connection:
+            for statement in GENERATE:
+                connection.execute(text(statement), {"n": n})
+            rollup.rebuild(connection)
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+    return time.perf_counter() - started
+
+
+def cases(app, n: int) -> dict:
+    """Each case: a callable doing one operation as an operator or a job would."""
+    from core.auth.services import create_operator
+    from core.database import utcnow
+    from core.members import audience
+    from core.members.audience import Audience
+    from core.rewards import services as ledger
+    from plugins.referral import services as referral
+
+    with app.app_context():
+        _, token = create_operator(f"bench-{secrets.token_hex(3)}", "admin")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    middle = n // 2
+
+    def get(path):
+        def call():
+            response = client.get(path, headers=headers)
+            assert response.status_code == 200, (path, response.get_json())
+        return call
+
+    def in_app(func):
+        def call():
+            with app.app_context():
+                func()
+        return call
+
+    cursor = client.get(f"/api/v1/members?per_page=1&after=" + _cursor(middle + 1), headers=headers).get_json()
+    assert cursor["items"], cursor
+    points_after = _cursor(_nth_entry(app, 1, HEAVY_ENTRIES // 2))
+    return {
+        "members, page 1": get("/api/v1/members"),
+        "members, page 1, count=exact": get("/api/v1/members?count=exact"),
+        "members, at the middle (after=)": get(f"/api/v1/members?after={_cursor(middle)}"),
+        "members, page 200 (page=)": get("/api/v1/members?page=200&per_page=50"),
+        "search: exact phone": get(f"/api/v1/members?q=%2B8869{middle:08d}"),
+        "search: exact e-mail": get(f"/api/v1/members?q=m{middle}@example.com"),
+        "search: name fragment": get("/api/v1/members?q=yi-ting%20chen"),
+        "filter: tag=vip, page 1": get("/api/v1/members?tag=vip"),
+        "filter: stage=at_risk, page 1": get("/api/v1/members?stage=at_risk"),
+        "filter: tags_any + stage + tier": get("/api/v1/members?tags_any=vip,coffee&stage=lapsed&tier=gold"),
+        "stage counts, every member": in_app(lambda: audience.count_by_stage(Audience())),
+        "audience preview with overlap": in_app(lambda: audience.overlap(Audience(tags_all=("vip",)),
+                                                                         Audience(stages=("active", "new")))),
+        "points history, page 1 (20k entries)": get("/api/v1/members/1/points"),
+        "points history, middle (after=)": get(f"/api/v1/members/1/points?after={points_after}"),
+        "referral funnel, all time": in_app(lambda: referral.funnel("all")),
+        "referral funnel, this month": in_app(lambda: referral.funnel("month")),
+        "referral leaderboard, all time": in_app(lambda: referral.leaderboard("all")),
+        "referral leaderboard, this week": in_app(lambda: referral.leaderboard("week")),
+        "referral stats of a member": in_app(lambda: referral.member_stats(1)),
+        "lot expiry job, nothing due": in_app(lambda: ledger.expire_due(utcnow() - timedelta(days=800))),
+    }
+
+
+def once(app) -> dict:
+    """Cases that change the data: timed once, last."""
+    from core.rewards import services as ledger
+
+    def expire_backlog():
+        with app.app_context():
+            return ledger.expire_due()
+
+    started = time.perf_counter()
+    expire_backlog()
+    return {"lot expiry job, 7-day backlog": (time.perf_counter() - started) * 1000}
+
+
+def _cursor(member_id: int) -> str:
+    from core.schemas import _encode_cursor
+
+    return _encode_cursor([member_id])
+
+
+def _nth_entry(app, member_id: int, nth: int) -> int:
+    from sqlalchemy import select
+
+    from core.extensions import db
+    from core.rewards.models import PointsEntry
+
+    with app.app_context():
+        return db.session.scalar(select(PointsEntry.id).where(PointsEntry.member_id == member_id)
+                                 .order_by(PointsEntry.id.desc()).offset(nth).limit(1))
+
+
+def measure(call, repeat: int) -> float:
+    call()  # warm: caches, plans, the pool
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
+def run_size(n: int, repeat: int) -> tuple[dict, float]:
+    import psycopg
+
+    from core.testing import make_app, upgrade_database
+
+    name = f"memberday_scale_{n}_{secrets.token_hex(3)}"
+    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = database_url(name)
+        upgrade_database(url)
+        app = make_app(url, ENV_NAME="production", SECRET_KEY=secrets.token_hex(16))
+        seconds = generate(app, n)
+        print(f"  {n:,} members generated in {seconds:.0f} s", flush=True)
+        figures = {label: measure(call, repeat) for label, call in cases(app, n).items()}
+        figures.update(once(app))
+        with app.app_context():
+            from core.extensions import db
+
+            db.engine.dispose()
+        return figures, seconds
+    finally:
+        with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=100_000, help="N: the larger size (N/10 is run too)")
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs of each case (the median is shown)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MEMBERDAY_ENV", "production")
+    sizes = [max(args.members // 10, 10), args.members]
+    results = {}
+    for n in sizes:
+        print(f"{n:,} members:", flush=True)
+        results[n], _ = run_size(n, args.repeat)
+    small, large = sizes
+    print(f"\n| case | {small:,} members (ms) | {large:,} members (ms) | growth |")
+    print("| --- | ---: | ---: | ---: |")
+    for label in results[large]:
+        a, b = results[small][label], results[large][label]
+        print(f"| {label} | {a:.1f} | {b:.1f} | ×{b / a:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
