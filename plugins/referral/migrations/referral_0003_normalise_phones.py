@@ -1,7 +1,7 @@
 """Referrals keep the referee's phone in E.164, as members now do
 
-Revision ID: referral_0002
-Revises: referral_0001
+Revision ID: referral_0003
+Revises: referral_0002
 Create Date: 2026-11-29 10:50:00
 
 The duplicate-phone check compares a new referee's phone (stored in E.164 since
@@ -11,8 +11,8 @@ second account is found whatever spelling either was typed in.
 from alembic import op
 import sqlalchemy as sa
 
-revision = 'referral_0002'
-down_revision = 'referral_0001'
+revision = 'referral_0003'
+down_revision = 'referral_0002'
 branch_labels = None
 depends_on = 'core_0008'
 
