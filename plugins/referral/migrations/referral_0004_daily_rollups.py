@@ -1,7 +1,7 @@
 """Daily rollups of clicks and referrals for the funnel, members' stats and the leaderboard
 
-Revision ID: referral_0003
-Revises: referral_0002
+Revision ID: referral_0004
+Revises: referral_0003
 Create Date: 2026-11-29 11:00:00
 """
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 import core.database
 
-revision = 'referral_0003'
-down_revision = 'referral_0002'
+revision = 'referral_0004'
+down_revision = 'referral_0003'
 branch_labels = None
 depends_on = None
 
