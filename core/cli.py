@@ -150,12 +150,14 @@ def set_password(name, password_stdin):
 @with_appcontext
 def demo():
     """Seed a believable brand (members in every stage, orders, coupons) and print an admin token."""
-    from core.demo import seed
+    from core.demo import DEMO_ADMIN, seed
 
     summary, token = seed()
     click.echo(summary)
     click.echo(f"Open {current_app.config['PUBLIC_URL']}/ ; API docs at {current_app.config['PUBLIC_URL']}"
                "/api/openapi.json")
+    click.echo(f"Operators' console: {current_app.config['PUBLIC_URL']}/console -- sign in as "
+               f"{DEMO_ADMIN!r} with the token below.")
     click.echo("Operator (admin) token:")
     click.echo(token)
 
