@@ -22,6 +22,9 @@ BRAND_NAME = "Memberday Coffee"
 # Phones written without a country code are read as numbers of this region (ISO 3166 code).
 DEFAULT_PHONE_REGION = "TW"
 BRAND_TIMEZONE = "Asia/Taipei"
+# The language of pages, replies and notifications when neither the member's saved preference
+# nor the browser's Accept-Language names one we have: zh-Hant, zh-Hans or en.
+BRAND_LOCALE = "zh-Hant"
 PUBLIC_URL = "http://127.0.0.1:5000"
 
 # Points: earned per whole unit of money paid, and how long a credit stays spendable.

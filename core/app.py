@@ -154,13 +154,16 @@ def _setup_plugins(app: Flask, api: Api, jobs: JobRegistry, host: PluginHost) ->
         folders.extend(extra)
     app.jinja_loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(folders)])
 
-    translations: dict = {}
-    for _, table in host.setup("memberday_translations"):
-        for locale, messages in table.items():
-            translations.setdefault(locale, {}).update(messages)
-    app.extensions["memberday_translations"] = translations
-    locale = app.config.get("BRAND_LOCALE", "en")
-    app.jinja_env.globals["_"] = lambda text: translations.get(locale, {}).get(text, text)
+    from core import i18n
+
+    catalogs = []
+    for plugin_id, directory in host.setup("memberday_translations"):
+        if isinstance(directory, (str, Path)) and Path(directory).is_dir():
+            catalogs.append(directory)
+        else:
+            log.error("plugin %s: memberday_translations must return a catalog directory, got %r",
+                      plugin_id, directory)
+    i18n.init_app(app, catalogs)
 
     from core.cli import register_plugin_commands
     from core.console import init_console

@@ -72,6 +72,7 @@ class Member(db.Model):
     tier = sa.Column(sa.String(20), nullable=False, default="member")
     tags = sa.Column(sa.JSON, nullable=False, default=list)
     marketing_consent = sa.Column(sa.Boolean, nullable=False, default=False)
+    locale = sa.Column(sa.String(16))  # zh_Hant, zh_Hans or en; None: the browser's, then the brand's
     points_balance = sa.Column(sa.BigInteger, nullable=False, default=0)
     points_pending = sa.Column(sa.BigInteger, nullable=False, default=0)
     orders_count = sa.Column(sa.Integer, nullable=False, default=0)

@@ -62,13 +62,6 @@ def memberday_template_folders():
 
 
 @hookimpl
-def memberday_translations():
-    return {"zh-TW": {"Yours for the taking": "現在就能兌換", "A few points away": "再差一點點",
-                      "points": "點", "left": "剩餘", "more points": "點就能兌換",
-                      "Nothing in the mall for you right now.": "商城目前沒有適合你的商品。"}}
-
-
-@hookimpl
 def memberday_member_page_sections(member):
     from plugins.points_mall.views import member_section
 

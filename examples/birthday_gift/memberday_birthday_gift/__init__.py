@@ -69,25 +69,6 @@ def memberday_template_folders():
 
 
 @hookimpl
-def memberday_translations():
-    return {"zh-TW": {
-        "Birthday gift": "生日禮",
-        "Your birthday": "你的生日",
-        "This year's gift": "今年的生日禮",
-        "Tell us your birthday": "告訴我們你的生日",
-        "Tell us your birthday and get": "告訴我們你的生日，即可獲得",
-        "in your birthday month": "（生日當月）",
-        "In your birthday month you get": "生日當月你將獲得",
-        "Your gift": "你的禮物",
-        "and get": "即可獲得",
-        "Month": "月",
-        "Day": "日",
-        "Save": "儲存",
-        "Back": "返回",
-    }}
-
-
-@hookimpl
 def memberday_cli_commands():
     from .cli import birthday_gift
 
