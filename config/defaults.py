@@ -92,3 +92,17 @@ OPERATOR_TOKEN_DAYS = None
 MEMBER_TOKEN_DAYS = None
 # Members' and operators' sign-in sessions (server-side) end after this many days; None: at sign-out.
 SESSION_LIFETIME_DAYS = 30
+
+# Members sign in with a one-time code sent to their phone: its lifetime and how many wrong tries
+# lock it. With no plugin delivering codes (memberday_send_one_time_code), development writes the
+# code to the log; production never does.
+ONE_TIME_CODE_MINUTES = 10
+ONE_TIME_CODE_ATTEMPTS = 5
+ONE_TIME_CODES_TO_LOG = True
+
+# WeChat web sign-in (OAuth snsapi_base) for the members' pages: the official account's AppID
+# and AppSecret; WECHAT_OAUTH_API_BASE is where the code is exchanged for an openid.
+WECHAT_OAUTH_APP_ID = None
+WECHAT_OAUTH_SECRET = None
+WECHAT_OAUTH_API_BASE = "https://api.weixin.qq.com/"
+WECHAT_OAUTH_BASE = "https://open.weixin.qq.com/connect/"

@@ -14,6 +14,7 @@ inline unless a test uses ``memberday_worker``, which points the app at Redis
 """
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import subprocess
@@ -125,10 +126,18 @@ def bearer(token: str) -> dict:
 
 @pytest.fixture
 def member(memberday_client):
-    """A member created through the API: the response body, including ``token``."""
-    response = memberday_client.post("/api/v1/members", json={"name": "Test Member"})
+    """A member created through the API with a phone of their own: the response body (``token``, ``phone``)."""
+    response = memberday_client.post("/api/v1/members", json={"name": "Test Member", "phone": new_phone()})
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+def new_phone() -> str:
+    """A mobile number no other member of the test session has (E.164, Taiwan)."""
+    return "+886912" + f"{next(_PHONES) % 1_000_000:06d}"
+
+
+_PHONES = iter(range(secrets.randbelow(500_000), 10 ** 9))
 
 
 class Worker:
@@ -291,10 +300,73 @@ def send_message(memberday_client, operator_token):
     return send
 
 
-def sign_in_browser(client, member: dict) -> None:
-    """Sign ``member`` (the ``member`` fixture's body) in on ``client``, as the member page's form does."""
-    response = client.post("/me/login", data={"csrf_token": csrf_token(client), "token": member["token"]})
-    assert response.status_code == 303, response.get_data(as_text=True)
+class OneTimeCodes(logging.Handler):
+    """Keeps the last one-time code the development channel wrote to the log, for each phone."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.last: dict[str, str] = {}
+
+    def emit(self, record):
+        phone, code = getattr(record, "phone", None), getattr(record, "code", None)
+        if phone and code:
+            self.last[phone] = code
+
+
+_CODES = OneTimeCodes()
+
+
+def _listen_for_codes() -> OneTimeCodes:
+    logger = logging.getLogger("memberday.one_time_codes")
+    if _CODES not in logger.handlers:
+        logger.addHandler(_CODES)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    return _CODES
+
+
+def last_code(phone: str) -> str:
+    """The last sign-in code sent to ``phone`` (E.164) by the development channel (the log).
+
+    Works for apps in this process (the test client, ``memberday_page_server``), not for
+    gunicorn's processes. Raises when no code was sent to that phone.
+    """
+    codes = _listen_for_codes()
+    if phone not in codes.last:
+        raise AssertionError(f"no one-time code was sent to {phone}")
+    return codes.last[phone]
+
+
+@pytest.fixture
+def one_time_code():
+    """``one_time_code(phone)`` → the last 6-digit sign-in code sent to ``phone`` (E.164).
+
+    With no plugin delivering codes (``memberday_send_one_time_code``) the development
+    channel writes each code to the ``memberday.one_time_codes`` log; this reads it there::
+
+        def test_sign_in(memberday_client, member, one_time_code):
+            memberday_client.post("/me/login", data={"csrf_token": csrf_token(memberday_client),
+                                                     "phone": member["phone"]})
+            code = one_time_code(member["phone"])
+    """
+    _listen_for_codes()
+    return last_code
+
+
+def sign_in_browser(client, member: dict | str) -> None:
+    """Sign a member in on ``client`` as a person does: their phone, then the code sent to it.
+
+    ``member`` is the ``member`` fixture's body (or any member created with a ``phone``), or a phone.
+    """
+    _listen_for_codes()
+    phone = member if isinstance(member, str) else member.get("phone")
+    if not phone:
+        raise AssertionError("sign_in_browser needs a member created with a phone (see new_phone())")
+    token = csrf_token(client, "/me/login")
+    response = client.post("/me/login", data={"csrf_token": token, "phone": phone})
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    response = client.post("/me/login/code", data={"csrf_token": token, "code": last_code(phone)})
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
 
 
 @pytest.fixture
@@ -479,3 +551,21 @@ def csrf_token(client, path: str = "/join") -> str:
     if found is None:
         raise AssertionError(f"no CSRF token in the form at {path}")
     return found.group(1)
+
+
+def join_browser(client, path: str = "/join", **form):
+    """Join through a page's form as a person does: the form, then the code sent to the phone.
+
+    ``form`` holds the fields (``name``, ``email``, ``consent``...); ``phone`` defaults to a
+    new one. Returns the answer to the code (303 to ``/me`` once joined).
+    """
+    _listen_for_codes()
+    form.setdefault("phone", new_phone())
+    token = csrf_token(client, path)
+    response = client.post(path, data=dict(form, csrf_token=token))
+    assert response.status_code == 303 and response.headers["Location"].endswith("/me/login/code"), \
+        (response.status_code, response.get_data(as_text=True)[:500])
+    from core.members.identity import normalise_phone
+
+    return client.post("/me/login/code", data={"csrf_token": token,
+                                               "code": last_code(normalise_phone(form["phone"], "TW"))})

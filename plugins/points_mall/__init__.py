@@ -33,8 +33,9 @@ def memberday_add_hookspecs(pluginmanager):
 @hookimpl
 def memberday_blueprints(app):
     from plugins.points_mall.api import blp
+    from plugins.points_mall.views import pages
 
-    return [blp]
+    return [blp, pages]
 
 
 @hookimpl

@@ -6,7 +6,7 @@ from io import BytesIO
 
 import pytest
 
-from core.testing import bearer, create_operator_token, csrf_token
+from core.testing import bearer, create_operator_token, csrf_token, sign_in_browser
 from referral_helpers import end_holds, join, referrals, report_order, run_job
 
 PROGRAMME = dict(qualify_on="first_order", min_order_amount="50.00", hold_days=7, referrer_points=200,
@@ -135,7 +135,7 @@ def test_settings_defaults_are_a_complete_programme(memberday_client, admin):
 
 def test_member_page_shows_code_link_and_qr(memberday_app, referrer):
     page = memberday_app.test_client()
-    page.post("/me/login", data={"csrf_token": csrf_token(page), "token": referrer["token"]})
+    sign_in_browser(page, referrer)
     html = page.get("/me").get_data(as_text=True)
     assert "Invite friends" in html and referrer["code"] in html
     assert f"/r/{referrer['code']}" in html and f"/r/{referrer['code']}/qr.svg" in html

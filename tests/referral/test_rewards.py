@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from core.testing import bearer, csrf_token, run_concurrently
+from core.testing import bearer, csrf_token, run_concurrently, sign_in_browser, join_browser
 
 from referral_helpers import end_holds, join, points, referrals, report_order, run_job
 
@@ -34,8 +34,7 @@ def test_friend_follows_link_joins_on_landing_page_and_both_are_rewarded_once_by
     assert landing == f"/r/{referrer['code']}/join"
     page = friend.get(landing)
     assert page.status_code == 200 and "Ada invited you" in page.get_data(as_text=True)
-    joined = friend.post(landing, data={"csrf_token": csrf_token(friend),
-                                        "name": "Bo Friend", "phone": "+886900000002"})
+    joined = join_browser(friend, landing, name="Bo Friend", phone="+886900000002")
     assert joined.status_code == 303 and urlsplit(joined.headers["Location"]).path == "/me"
     assert friend.get("/me").status_code == 200  # signed in
 
@@ -200,8 +199,8 @@ def test_rewarded_members_are_told_and_see_pending_points_on_their_page(
     friend = join(memberday_client, "Bo Friend", referral_code=referrer["code"])
     report_order(memberday_client, admin, "SHOP-1", friend["id"], "100.00")
     page = memberday_app.test_client()
-    page.post("/me/login", data={"csrf_token": csrf_token(page), "token": referrer["token"]})
-    assert "+200 points on hold" in page.get("/me").get_data(as_text=True)
+    sign_in_browser(page, referrer)
+    assert "200 more points on their way" in page.get("/me").get_data(as_text=True)
 
     end_holds(memberday_app)
     run_job(memberday_app, "referral.release_due")
@@ -221,7 +220,7 @@ def test_embedded_sqlite_default_runs_the_same_programme(memberday_sqlite_app):
     code = client.get(f"/api/v1/members/{ada['id']}/referral", headers=admin).get_json()["code"]
     browser = memberday_sqlite_app.test_client()
     assert browser.get(f"/r/{code}").status_code == 303
-    assert browser.post(f"/r/{code}/join", data={"csrf_token": csrf_token(browser), "name": "Bo"}).status_code == 303
+    assert join_browser(browser, f"/r/{code}/join", name="Bo").status_code == 303
     [referral] = referrals(memberday_sqlite_app)
     assert report_order(client, admin, "SHOP-1", referral["referee_id"], "150.00").status_code == 201
     assert referrals(memberday_sqlite_app)[0]["status"] == "rewarded"
