@@ -569,3 +569,115 @@ def join_browser(client, path: str = "/join", **form):
 
     return client.post("/me/login/code", data={"csrf_token": token,
                                                "code": last_code(normalise_phone(form["phone"], "TW"))})
+
+
+class WeChatOAuthStandIn:
+    """A local stand-in for WeChat's web sign-in (OAuth ``snsapi_base``), on its real paths.
+
+    ``GET /connect/oauth2/authorize?appid=&redirect_uri=&response_type=code&scope=&state=``
+    answers 302 to ``redirect_uri?code=CODE&state=STATE`` for the user set by ``sign_in_as``;
+    ``GET /sns/oauth2/access_token?appid=&secret=&code=&grant_type=authorization_code`` trades a
+    code, once, for ``{"access_token", "expires_in", "refresh_token", "openid", "scope"}``, else
+    answers WeChat's error body (``{"errcode": 40029, "errmsg": "invalid code"}``).
+    """
+
+    def __init__(self, app_id: str = "wx-test-app", secret: str = "wx-test-secret"):
+        import http.server
+        import threading
+
+        self.app_id, self.secret = app_id, secret
+        self.openid = "o" + secrets.token_urlsafe(20)
+        self.codes: dict[str, str] = {}
+        self.exchanges: list[dict] = []
+        stand_in = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                stand_in._answer(self)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def sign_in_as(self, openid: str) -> None:
+        """The WeChat user who approves the next sign-ins."""
+        self.openid = openid
+
+    def settings(self) -> dict:
+        """The app settings that point Memberday's WeChat sign-in here."""
+        return {"WECHAT_OAUTH_APP_ID": self.app_id, "WECHAT_OAUTH_SECRET": self.secret,
+                "WECHAT_OAUTH_API_BASE": self.url + "/", "WECHAT_OAUTH_BASE": self.url + "/connect/"}
+
+    def _answer(self, handler) -> None:
+        from urllib.parse import parse_qs, urlencode, urlsplit
+
+        parts = urlsplit(handler.path)
+        query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+        if parts.path == "/connect/oauth2/authorize":
+            if query.get("appid") != self.app_id or query.get("scope") != "snsapi_base" \
+                    or query.get("response_type") != "code":
+                return self._json(handler, {"errcode": 10003, "errmsg": "redirect_uri or appid invalid"})
+            code = secrets.token_urlsafe(16)
+            self.codes[code] = self.openid
+            back = query["redirect_uri"] + "?" + urlencode({"code": code, "state": query.get("state", "")})
+            handler.send_response(302)
+            handler.send_header("Location", back)
+            handler.end_headers()
+            return None
+        if parts.path == "/sns/oauth2/access_token":
+            self.exchanges.append(query)
+            openid = self.codes.pop(query.get("code", ""), None)
+            if query.get("appid") != self.app_id or query.get("secret") != self.secret:
+                return self._json(handler, {"errcode": 40125, "errmsg": "invalid appsecret"})
+            if openid is None or query.get("grant_type") != "authorization_code":
+                return self._json(handler, {"errcode": 40029, "errmsg": "invalid code"})
+            return self._json(handler, {"access_token": secrets.token_urlsafe(24), "expires_in": 7200,
+                                        "refresh_token": secrets.token_urlsafe(24), "openid": openid,
+                                        "scope": "snsapi_base"})
+        handler.send_response(404)
+        handler.end_headers()
+        return None
+
+    @staticmethod
+    def _json(handler, body: dict) -> None:
+        import json
+
+        data = json.dumps(body).encode()
+        handler.send_response(200)  # WeChat answers its errors with 200 and an errcode
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def follow(self, authorize_url: str) -> str:
+        """What WeChat's page does when the user agrees: the URL it sends the browser back to."""
+        import urllib.error
+        import urllib.request
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            opener.open(authorize_url.split("#", 1)[0], timeout=10)
+        except urllib.error.HTTPError as redirect:
+            return redirect.headers["Location"]
+        raise AssertionError("the stand-in did not redirect")
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def wechat_oauth(memberday_app):
+    """A ``WeChatOAuthStandIn`` the test's app signs members in with (WeChat's web sign-in)."""
+    stand_in = WeChatOAuthStandIn()
+    memberday_app.config.update(stand_in.settings())
+    yield stand_in
+    stand_in.stop()

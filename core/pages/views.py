@@ -153,22 +153,21 @@ def _create(name, *, phone, openid, email, consent, context, device_id) -> Membe
 @limit("join", methods=["POST"])
 def join():
     """Join: a name and a phone, verified by a code (or an identity proved just before)."""
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         try:
             return begin_join(request.form, context={})
         except AppError as exc:
-            error = exc.message
+            error, status = exc.message, exc.status
     return render_template("join.html", error=error, verified_phone=_proved("verified_phone"),
-                           wechat=bool(_proved("wechat_openid")),
-                           wechat_sign_in=wechat_configured()), 400 if error else 200
+                           wechat=bool(_proved("wechat_openid")), wechat_sign_in=wechat_configured()), status
 
 
 @blp.route("/me/login", methods=["GET", "POST"])
 @limit("one_time_code", methods=["POST"])
 def login():
     """Sign in: the member's phone, to which a code is sent."""
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         try:
             phone = members.normalise_phone((request.form.get("phone") or "").strip() or None)
@@ -178,8 +177,8 @@ def login():
             send_code_to(phone)
             return redirect(url_for("pages.enter_code"), code=303)
         except AppError as exc:
-            error = exc.message
-    return render_template("login.html", error=error, wechat_sign_in=wechat_configured()), 400 if error else 200
+            error, status = exc.message, exc.status
+    return render_template("login.html", error=error, wechat_sign_in=wechat_configured()), status
 
 
 @blp.route("/me/login/code", methods=["GET", "POST"])
