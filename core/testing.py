@@ -86,6 +86,7 @@ def make_app(database_url: str, **overrides):
     config = {"ENV_NAME": "testing", "DATABASE_URL": database_url, "REDIS_URL": None,
               "SECRET_KEY": "test-" + secrets.token_hex(8)}
     config.update(overrides)
+    _listen_for_codes()  # the development channel's codes, for one_time_code and sign_in_browser
     return create_app(config)
 
 
@@ -681,3 +682,34 @@ def wechat_oauth(memberday_app):
     memberday_app.config.update(stand_in.settings())
     yield stand_in
     stand_in.stop()
+
+
+class PageServer:
+    """The test's app served over HTTP by Werkzeug in a thread of this process (for a real browser).
+
+    Unlike ``memberday_live_server`` (gunicorn, other processes) it shares the process, so
+    ``one_time_code`` sees the codes it sends.
+    """
+
+    def __init__(self, app):
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        app.config["PUBLIC_URL"] = self.url
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def memberday_page_server(memberday_app):
+    """The test's app served over HTTP in this process (``.url``), for browser tests."""
+    server = PageServer(memberday_app)
+    yield server
+    server.stop()
