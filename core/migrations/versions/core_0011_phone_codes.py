@@ -1,7 +1,7 @@
 """one-time sign-in codes sent to members' phones
 
 Revision ID: core_0011
-Revises: core_0010
+Revises: core_0014
 """
 import sqlalchemy as sa
 from alembic import op
@@ -9,7 +9,7 @@ from alembic import op
 import core.database
 
 revision = 'core_0011'
-down_revision = 'core_0010'
+down_revision = 'core_0014'
 branch_labels = None
 depends_on = None
 
