@@ -119,6 +119,8 @@ def console_menu() -> list[tuple[str, str, bool]]:
 STATUS_NAMES = {"issued": _l("issued"), "redeemed": _l("redeemed"), "expired": _l("expired"), "void": _l("void")}
 CHANNEL_NAMES = {"online": _l("online"), "offline": _l("in store"), "any": _l("online and in store")}
 ROLE_NAMES = {"admin": _l("admin"), "operator": _l("operator"), "staff": _l("staff")}
+# The default tiers (settings: TIERS); a brand's own tier names are shown as they are written.
+TIER_NAMES = {"member": _l("member"), "silver": _l("silver"), "gold": _l("gold"), "platinum": _l("platinum")}
 STAGE_NAMES = {"prospect": _l("prospect"), "new": _l("new"), "active": _l("active"), "at_risk": _l("at risk"),
                "lapsed": _l("lapsed")}
 
@@ -129,7 +131,8 @@ def console_labels() -> dict:
         return {}
     return {name: {key: str(text) for key, text in table.items()}
             for name, table in (("status_names", STATUS_NAMES), ("channel_names", CHANNEL_NAMES),
-                                ("role_names", ROLE_NAMES), ("stage_names", STAGE_NAMES))}
+                                ("role_names", ROLE_NAMES), ("stage_names", STAGE_NAMES),
+                                ("tier_names", TIER_NAMES))}
 
 
 def console_time(value) -> str:

@@ -104,3 +104,8 @@ def memberday_seed_demo(members, operator):
     from plugins.member_week.demo import seed
 
     seed(members)
+
+
+@hookimpl
+def memberday_translations():
+    return str(HERE / "translations")

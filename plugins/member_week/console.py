@@ -24,21 +24,25 @@ from plugins.member_week import report, services
 from plugins.member_week.models import WEEK_STATUSES, MemberWeek
 from plugins.member_week.schemas import PromotionSchema, WeekChangeSchema, WeekWriteSchema
 
+# The plugin's name and description as the console's list of plugins shows them (found there by msgid).
+LISTED_AS = (_l("Member week"),
+             _l("Member weeks around big promotions: announced ahead, benefits, multiplier, holdout and report."))
+
 console = Blueprint("member_week_console", __name__)
 
 STATUS_NAMES = {"scheduled": _l("scheduled"), "announced": _l("announced"), "running": _l("running"),
                 "ended": _l("ended"), "cancelled": _l("cancelled")}
 FIELD_LABELS = {
-    "name": _l("Name"), "starts_at": _l("Starts"), "ends_at": _l("Ends"),
+    "name": _l("Name of the week"), "starts_at": _l("Starts"), "ends_at": _l("Ends"),
     "announce_at": _l("Announce on (empty: the setting's days before the start)"),
     "points_multiplier": _l("Points multiplier (1 to 10, empty: 1)"),
     "audience": _l("Audience (JSON, e.g. {\"stages\": [\"at_risk\"]}; {} is every member)"),
-    "holdout_percent": _l("Holdout (% of the audience kept out, to measure the uplift)"),
+    "holdout_percent": _l("Holdout: the percentage of the audience kept out, to measure the uplift"),
     "keyword": _l("Keyword members send"), "promotion_id": _l("Placed around the promotion"),
     "benefits": _l("Benefits (JSON list, e.g. [{\"title\": \"Free latte\", \"kind\": \"coupon\", "
                    "\"coupon_template_id\": 1, \"stock\": 500}])"),
 }
-PROMOTION_LABELS = {"name": _l("Name"), "starts_at": _l("Starts"), "ends_at": _l("Ends")}
+PROMOTION_LABELS = {"name": _l("Name of the promotion"), "starts_at": _l("Starts"), "ends_at": _l("Ends")}
 # The holdout's seed is random unless given through the API; the console does not ask for it.
 EXCLUDE = ("holdout_seed",)
 BENEFIT_FIELDS = ("title", "kind", "coupon_template_id", "stock", "points", "item_id", "points_cost")
