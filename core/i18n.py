@@ -23,6 +23,8 @@ __all__ = ["LOCALES", "DEFAULT_LOCALE", "_", "lazy_", "ngettext", "gettext", "ht
            "normalise", "in_language", "current_locale", "init_app"]
 
 CORE_CATALOGS = Path(__file__).parent / "translations"
+# The operators' console keeps a catalog of its own (core/console/babel.cfg extracts it).
+CONSOLE_CATALOGS = Path(__file__).parent / "console" / "translations"
 LOCALES = ("zh_Hant", "zh_Hans", "en")
 DEFAULT_LOCALE = "zh_Hant"
 # How each locale is written in <html lang> and in the API (BCP 47).
@@ -117,8 +119,8 @@ def in_language(locale_or_member):
 
 
 def catalog_directories(plugin_directories) -> str:
-    """The core's catalogs first, then each plugin's, as Flask-Babel's setting wants them."""
-    directories = [str(CORE_CATALOGS)] + [str(Path(d)) for d in plugin_directories if d]
+    """The core's catalogs first, the console's, then each plugin's, as Flask-Babel's setting wants them."""
+    directories = [str(CORE_CATALOGS), str(CONSOLE_CATALOGS)] + [str(Path(d)) for d in plugin_directories if d]
     return ";".join(directories)
 
 

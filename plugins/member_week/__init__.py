@@ -29,6 +29,13 @@ def memberday_blueprints(app):
 
 
 @hookimpl
+def memberday_console_pages():
+    from plugins.member_week.console import PAGES
+
+    return PAGES
+
+
+@hookimpl
 def memberday_jobs():
     from plugins.member_week import report, services
 
@@ -97,3 +104,8 @@ def memberday_seed_demo(members, operator):
     from plugins.member_week.demo import seed
 
     seed(members)
+
+
+@hookimpl
+def memberday_translations():
+    return str(HERE / "translations")

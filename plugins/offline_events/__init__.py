@@ -70,3 +70,8 @@ def memberday_seed_demo(members, operator):
     from plugins.offline_events.demo import seed
 
     seed(members)
+
+
+@hookimpl
+def memberday_translations():
+    return str(HERE / "translations")

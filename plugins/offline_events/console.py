@@ -20,6 +20,10 @@ from core.plugins import ConsolePages, Headline, MenuEntry
 from plugins.offline_events import services
 from plugins.offline_events.models import OfflineEvent, Registration
 
+# The plugin's name and description as the console's list of plugins shows them (found there by msgid).
+LISTED_AS = (_l("Offline events"),
+             _l("Fan parties with keyword sign-up, a waitlist, QR tickets and check-in that grants online rights."))
+
 console = Blueprint("offline_events_console", __name__, static_folder="static", static_url_path="/static")
 
 MAX_BATCH = 500

@@ -74,3 +74,8 @@ def memberday_seed_demo(members, operator):
     from plugins.points_mall.demo import seed
 
     seed(members)
+
+
+@hookimpl
+def memberday_translations():
+    return str(HERE / "translations")

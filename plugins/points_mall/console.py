@@ -19,6 +19,10 @@ from plugins.points_mall import services
 from plugins.points_mall.models import Redemption
 from plugins.points_mall.schemas import ItemWriteSchema
 
+# The plugin's name and description as the console's list of plugins shows them (found there by msgid).
+LISTED_AS = (_l("Points mall"),
+             _l("A catalogue members buy with points, with third-party voucher code pools."))
+
 console = Blueprint("points_mall_console", __name__)
 
 

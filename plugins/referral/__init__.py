@@ -103,3 +103,8 @@ def memberday_seed_demo(members, operator):
     from plugins.referral.demo import seed
 
     seed(members)
+
+
+@hookimpl
+def memberday_translations():
+    return str(HERE / "translations")

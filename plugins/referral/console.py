@@ -16,6 +16,10 @@ from plugins.referral import services
 from plugins.referral.models import STATUSES, ReferralQrExport
 from plugins.referral.schemas import PERIODS, QrExportCreateSchema
 
+# The plugin's name and description as the console's list of plugins shows them (found there by msgid).
+LISTED_AS = (_l("Referral"),
+             _l("Member codes, share links and QR codes that bring friends in and reward both sides."))
+
 console = Blueprint("referral_console", __name__)
 
 PERIOD_NAMES = {"day": _l("Today"), "week": _l("This week"), "month": _l("This month"), "all": _l("All time")}
