@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from core.auth.services import MANAGERS, current_principal, require_operator, require_principal, require_self_or_operator
-from core.errors import AppError, Forbidden, NotFound, Unauthorized, ValidationFailed
+from core.errors import AppError, Forbidden, NotFound, Unauthorized, ValidationFailed, errors
 from core.idempotency import idempotent
 from core.members.services import get_member
 from core.schemas import page_of
@@ -25,6 +25,7 @@ def _paged(rows: list, args: dict, dump) -> dict:
 
 
 @blp.route("/items", methods=["POST"])
+@errors("forbidden")
 @blp.arguments(ItemCreateSchema)
 @blp.response(201, OperatorItemSchema)
 def create_item(data):
@@ -35,6 +36,7 @@ def create_item(data):
 
 
 @blp.route("/items", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(ItemListArgs, location="query")
 @blp.response(200)
 def list_items(args):
@@ -57,6 +59,7 @@ def list_items(args):
 
 
 @blp.route("/items/<int:item_id>", methods=["GET"])
+@errors("forbidden")
 @blp.response(200)
 def get_item(item_id):
     """One item: its counters for operators; as anyone sees it otherwise (hidden if they may not see it)."""
@@ -77,6 +80,7 @@ def get_item(item_id):
 
 
 @blp.route("/items/<int:item_id>", methods=["PATCH"])
+@errors("forbidden")
 @blp.arguments(ItemWriteSchema(partial=True))
 @blp.response(200, OperatorItemSchema)
 def update_item(data, item_id):
@@ -89,6 +93,7 @@ def update_item(data, item_id):
 
 
 @blp.route("/items/<int:item_id>/codes", methods=["POST"])
+@errors("forbidden")
 @blp.doc(requestBody={"required": True, "content": {
     "application/json": {"schema": CodesImportSchema},
     "text/csv": {"schema": {"type": "string"}},
@@ -123,6 +128,7 @@ def import_codes(item_id):
 
 
 @blp.route("/items/<int:item_id>/codes", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(CodeListArgs, location="query")
 @blp.response(200)
 def list_codes(args, item_id):
@@ -132,6 +138,8 @@ def list_codes(args, item_id):
 
 
 @blp.route("/redemptions", methods=["POST"])
+@errors("forbidden", "insufficient_points", "idempotency_key_reused", not_eligible=403, not_on_sale=409,
+        limit_reached=409, out_of_stock=409)
 @idempotent
 @blp.arguments(RedeemSchema)
 @blp.response(201, RedemptionSchema)
@@ -142,6 +150,7 @@ def redeem(data):
 
 
 @blp.route("/redemptions", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(RedemptionListArgs, location="query")
 @blp.response(200)
 def list_redemptions(args):
@@ -159,6 +168,7 @@ def list_redemptions(args):
 
 
 @blp.route("/redemptions/<int:redemption_id>", methods=["GET"])
+@errors("forbidden")
 @blp.response(200, RedemptionSchema)
 def get_redemption(redemption_id):
     principal = require_principal()
@@ -171,6 +181,7 @@ def get_redemption(redemption_id):
 
 
 @blp.route("/redemptions/<int:redemption_id>/cancel", methods=["POST"])
+@errors("forbidden", "idempotency_key_reused", already_cancelled=409)
 @idempotent
 @blp.response(200, RedemptionSchema)
 def cancel_redemption(redemption_id):
