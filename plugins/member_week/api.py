@@ -8,13 +8,13 @@ from core.auth.services import MANAGERS, current_principal, require_operator, re
 from core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, errors
 from core.idempotency import idempotent
 from core.schemas import page_of
-from plugins.member_week import report, services
+from plugins.member_week import PLUGIN, report, services
 from plugins.member_week.schemas import (ClaimRequestSchema, MemberBenefitSchema, OperatorWeekSchema, PlanArgs,
                                          PromotionListArgs, PromotionSchema, ReportArgs, WeekListArgs, WeekChangeSchema,
                                          WeekSchema, WeekWriteSchema)
 
-blp = Blueprint("member_week", __name__, url_prefix="/api/v1/member-weeks",
-                description="Member weeks: the planner, weeks, claims and the report.")
+blp = PLUGIN.api_blueprint(__name__, url_prefix="/api/v1/member-weeks",
+                           description="Member weeks: the planner, weeks, claims and the report.")
 promotions = Blueprint("member_week_promotions", __name__, url_prefix="/api/v1/promotions",
                        description="The brand's big promotions, which member weeks are placed around.")
 

@@ -1,22 +1,21 @@
 """Offline events endpoints: events, sign-ups, the door (online and offline), reverts and the report."""
 from flask import jsonify, request
-from flask_smorest import Blueprint
 
 from core.auth.services import (MANAGERS, STAFF, current_principal, require_operator, require_principal,
                                 require_self_or_operator)
 from core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, errors
 from core.idempotency import idempotent
 from core.members.services import get_member
-from core.schemas import page_of
-from plugins.offline_events import services
+from core.schemas import page_of, page_of_list
+from plugins.offline_events import PLUGIN, services
 from plugins.offline_events.schemas import (BatchAnswerSchema, BatchSchema, CheckInAnswerSchema, CheckInListSchema,
                                             CheckInRecordSchema, CheckInSchema, EventChangeSchema, EventListArgs, EventSchema,
                                             EventWriteSchema, OperatorEventSchema, RegisterSchema,
                                             RegistrantSchema, RegistrationListArgs, RegistrationSchema,
                                             ReportSchema)
 
-blp = Blueprint("offline_events", __name__, url_prefix="/api/v1",
-                description="Offline events: sign-up with a waitlist, QR tickets, check-in at the door.")
+blp = PLUGIN.api_blueprint(__name__, url_prefix="/api/v1",
+                           description="Offline events: sign-up with a waitlist, QR tickets, check-in at the door.")
 
 
 def _is_operator(principal) -> bool:
@@ -50,9 +49,7 @@ def list_events(args):
         member = get_member(principal.id) if principal is not None and principal.kind == "member" else None
         events = services.event_list(member=member)
         dump = EventSchema().dump
-    page, per_page = args["page"], args["per_page"]
-    chunk = events[(page - 1) * per_page:page * per_page]
-    return {"items": [dump(event) for event in chunk], "page": page, "per_page": per_page, "total": len(events)}
+    return page_of_list(events, args, dump)
 
 
 @blp.route("/events/<int:event_id>", methods=["GET"])

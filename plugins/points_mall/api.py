@@ -1,27 +1,20 @@
 """Points mall endpoints: the catalogue, voucher code imports, redemptions and cancellations."""
 from flask import request
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from core.auth.services import MANAGERS, current_principal, require_operator, require_principal, require_self_or_operator
 from core.errors import AppError, Forbidden, NotFound, Unauthorized, ValidationFailed, errors
 from core.idempotency import idempotent
 from core.members.services import get_member
-from core.schemas import page_of
-from plugins.points_mall import services
+from core.schemas import page_of, page_of_list
+from plugins.points_mall import PLUGIN, services
 from plugins.points_mall.schemas import (CodeListArgs, CodesImportSchema, ImportResultSchema, ItemCreateSchema,
                                          ItemListArgs, ItemSchema, ItemWriteSchema, MemberItemSchema,
                                          OperatorItemSchema, RedeemSchema, RedemptionListArgs, RedemptionSchema,
                                          VoucherCodeSchema)
 
-blp = Blueprint("points_mall", __name__, url_prefix="/api/v1/mall",
-                description="Points mall: a catalogue bought with points, voucher code pools, redemptions.")
-
-
-def _paged(rows: list, args: dict, dump) -> dict:
-    page, per_page = args.get("page", 1), args.get("per_page", 50)
-    chunk = rows[(page - 1) * per_page:page * per_page]
-    return {"items": [dump(row) for row in chunk], "page": page, "per_page": per_page, "total": len(rows)}
+blp = PLUGIN.api_blueprint(__name__, url_prefix="/api/v1/mall",
+                           description="Points mall: a catalogue bought with points, voucher code pools, redemptions.")
 
 
 @blp.route("/items", methods=["POST"])
@@ -46,13 +39,13 @@ def list_items(args):
     if principal is None and request.headers.get("Authorization"):
         raise Unauthorized()
     if principal is None:
-        return _paged(services.public_catalogue(), args, ItemSchema().dump)
+        return page_of_list(services.public_catalogue(), args, ItemSchema().dump)
     if principal.kind == "operator":
         require_operator(*MANAGERS)
-        return _paged(services.operator_catalogue(args.get("on_sale")), args, OperatorItemSchema().dump)
+        return page_of_list(services.operator_catalogue(args.get("on_sale")), args, OperatorItemSchema().dump)
     member = get_member(principal.id)
     takeable, short = services.member_catalogue(member)
-    result = _paged(takeable, args, MemberItemSchema().dump)
+    result = page_of_list(takeable, args, MemberItemSchema().dump)
     result["need_more_points"] = [MemberItemSchema().dump(listing) for listing in short]
     result["balance"] = member.points_balance
     return result

@@ -2,12 +2,12 @@
 from flask import render_template
 from markupsafe import Markup
 
-from plugins.points_mall import services
+from plugins.points_mall import PLUGIN, services
 
 SHOWN = 6
 
 
 def member_section(member) -> Markup:
     takeable, short = services.member_catalogue(member)
-    return Markup(render_template("points_mall/section.html", member=member,
+    return Markup(render_template(PLUGIN.template("section.html"), member=member,
                                   takeable=takeable[:SHOWN], short=short[:3]))
