@@ -272,3 +272,11 @@ class Money(fields.Decimal):
         if not 0 <= result <= self.MAX:
             raise ValidationError(f"must be between 0 and {self.MAX}")
         return result
+
+
+def page_of_list(rows: list, args: dict, dump) -> dict:
+    """One page of a list already in memory (one filtered in Python, e.g. by what a member may see):
+    ``items``, ``page``, ``per_page`` and the exact ``total``. Lists read from a query use ``page_of``."""
+    page, per_page = args.get("page", 1), args.get("per_page", 50)
+    chunk = rows[(page - 1) * per_page:page * per_page]
+    return {"items": [dump(row) for row in chunk], "page": page, "per_page": per_page, "total": len(rows)}

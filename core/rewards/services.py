@@ -239,7 +239,8 @@ def create_template(title: str, value=0, channel: str = "any", valid_days: int |
         return template
 
 
-def issue_coupon(member_id: int, template_id: int, source: str | None = None) -> Coupon:
+def issue_coupon(member_id: int, template_id: int, source: str | None = None,
+                 now: datetime | None = None) -> Coupon:
     """Issue a coupon from a template; with a ``source``, at most once for that source."""
     template = db.session.get(CouponTemplate, template_id)
     if template is None:
@@ -250,7 +251,7 @@ def issue_coupon(member_id: int, template_id: int, source: str | None = None) ->
             existing = db.session.scalar(select(Coupon).where(Coupon.source == source))
             if existing is not None:
                 return existing
-        now = utcnow()
+        now = now or utcnow()
         ends = [t for t in (template.valid_until,
                             now + timedelta(days=template.valid_days) if template.valid_days else None) if t]
         coupon = Coupon(code=new_coupon_code(), template_id=template.id, member_id=member.id, status="issued",

@@ -29,13 +29,12 @@ from core.jobs import enqueue
 from core.members.models import Member
 from core.messaging import keywords
 from core.notifications.models import Notification
-from core.plugins.host import plugin_settings
 from core.rewards import services as rewards
 from core.rewards.models import CouponTemplate
+from plugins.member_week import PLUGIN
 from plugins.member_week.models import (AudienceMember, Benefit, Claim, Engagement, MemberWeek, Promotion)
 from plugins.member_week.schemas import WEEKDAYS
 
-PLUGIN_ID = "member_week"
 OPEN_STATUSES = ("scheduled", "announced", "running")
 SHOWN_STATUSES = ("announced", "running")
 BUCKETS = 10_000  # holdout buckets: holdout_percent 10 holds out buckets 0-999
@@ -44,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 def settings() -> dict:
-    return plugin_settings(PLUGIN_ID)
+    return PLUGIN.settings()
 
 
 def brand_zone() -> ZoneInfo:
@@ -248,9 +247,9 @@ def create_week(data: dict, now: datetime | None = None) -> MemberWeek:
 def _hold_keyword(week: MemberWeek, now: datetime) -> None:
     """The week's keyword is held for it until the week ends (``409 keyword_taken`` if another holds it)."""
     owner = f"week:{week.id}"
-    keywords.release(PLUGIN_ID, owner, keep=[week.keyword] if week.keyword else [])
+    keywords.release(PLUGIN.id, owner, keep=[week.keyword] if week.keyword else [])
     if week.keyword and week.status != "cancelled":
-        keywords.claim(PLUGIN_ID, week.keyword, owner, until=week.ends_at, now=now)
+        keywords.claim(PLUGIN.id, week.keyword, owner, until=week.ends_at, now=now)
 
 
 def update_week(week_id: int, changes: dict, now: datetime | None = None) -> MemberWeek:
@@ -322,7 +321,7 @@ def cancel_week(week_id: int, now: datetime | None = None) -> MemberWeek:
         week.status = "cancelled"
         week.cancelled_at = now
         week.updated_at = now
-        keywords.release(PLUGIN_ID, f"week:{week.id}")
+        keywords.release(PLUGIN.id, f"week:{week.id}")
         return week
 
 
@@ -404,16 +403,16 @@ def tick(now: datetime | None = None) -> dict:
                 week.status = "announced"
                 moved["announced"] += 1
                 if week.ends_at > now:
-                    enqueue("member_week.announce", week.id)
+                    enqueue(PLUGIN.job("announce"), week.id)
             if week.status == "announced" and week.starts_at <= now:
                 week.status = "running"
                 moved["running"] += 1
                 if week.ends_at > now:
-                    enqueue("member_week.remind", week.id)
+                    enqueue(PLUGIN.job("remind"), week.id)
             if week.status == "running" and week.ends_at <= now:
                 week.status = "ended"
                 moved["ended"] += 1
-                enqueue("member_week.compute_report", week.id)
+                enqueue(PLUGIN.job("compute_report"), week.id)
             week.updated_at = now
     unfinished = db.session.execute(select(MemberWeek.id, MemberWeek.status, MemberWeek.announced_at,
                                            MemberWeek.reminded_at).where(
@@ -424,10 +423,10 @@ def tick(now: datetime | None = None) -> dict:
     for week_id, status, announced_at, reminded_at in unfinished:
         with transaction():
             if announced_at is None:
-                enqueue("member_week.announce", week_id)
+                enqueue(PLUGIN.job("announce"), week_id)
                 moved["resumed"] += 1
             if status == "running" and reminded_at is None:
-                enqueue("member_week.remind", week_id)
+                enqueue(PLUGIN.job("remind"), week_id)
                 moved["resumed"] += 1
     return moved
 
@@ -543,7 +542,7 @@ def _send(week_id: int, kind: str, progress: Progress | None, now: datetime | No
             if rows:
                 db.session.execute(update(MemberWeek.__table__).where(MemberWeek.id == week_id)
                                    .values({counter: getattr(MemberWeek.__table__.c, counter) + len(rows)}))
-                enqueue("member_week.deliver", [notification_id for notification_id, _ in rows])
+                enqueue(PLUGIN.job("deliver"), [notification_id for notification_id, _ in rows])
                 sent += len(rows)
         if progress is not None:
             progress(sent, total)
@@ -667,7 +666,7 @@ def claim(week_id: int, member_id: int, benefit_id: int, now: datetime | None = 
             record = Claim(week_id=week.id, benefit_id=benefit.id, member_id=member_id, created_at=now)
             db.session.add(record)
             db.session.flush()
-            source = f"member_week:claim:{record.id}"
+            source = PLUGIN.source("claim", record.id)
             if benefit.kind == "coupon":
                 record.coupon_id = rewards.issue_coupon(member_id, benefit.coupon_template_id, source=source).id
             else:

@@ -9,8 +9,7 @@ some members through ``memberday_mall_offers``, a hook the mall declares itself
 """
 from pathlib import Path
 
-from core.plugins import PageSection, PluginInfo, hookimpl
-from plugins.points_mall import models  # noqa: F401  (the tables join the metadata for migrations)
+from core.plugins import PageSection, PluginInfo, folder_hooks, hookimpl
 from plugins.points_mall.schemas import MallSettingsSchema
 
 HERE = Path(__file__).parent
@@ -21,6 +20,10 @@ PLUGIN = PluginInfo(
     description="A catalogue members buy with points, with third-party voucher code pools.",
     settings_schema=MallSettingsSchema,
 )
+
+from plugins.points_mall import models  # noqa: E402,F401  (named through PLUGIN; the tables join the metadata)
+
+memberday_migrations_folder, memberday_template_folders = folder_hooks(HERE)
 
 
 @hookimpl
@@ -50,16 +53,6 @@ def memberday_cli_commands():
     from plugins.points_mall.cli import mall
 
     return [mall]
-
-
-@hookimpl
-def memberday_migrations_folder():
-    return str(HERE / "migrations")
-
-
-@hookimpl
-def memberday_template_folders():
-    return [str(HERE / "templates")]
 
 
 @hookimpl

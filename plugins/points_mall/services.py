@@ -26,13 +26,13 @@ from core.extensions import db
 from core.members.models import Member
 from core.members.services import get_member
 from core.notifications.services import notify, notify_operators
-from core.plugins.host import current_host, plugin_settings
+from core.plugins.host import current_host
 from core.rewards import services as rewards
+from plugins.points_mall import PLUGIN
 from plugins.points_mall.hookspecs import MallOffer
 from plugins.points_mall.models import MallItem, Redemption, VoucherCode
 from plugins.points_mall.schemas import MAX_CODES_PER_IMPORT, MAX_QUANTITY
 
-PLUGIN_ID = "points_mall"
 MAX_CODE_LENGTH = 100
 CSV_HEADERS = {"code", "codes", "voucher", "voucher_code", "coupon_code"}
 
@@ -426,7 +426,7 @@ def _take_stock(item: MallItem, quantity: int) -> None:
     if not bounds:
         return
     left = min(bounds)
-    threshold = plugin_settings(PLUGIN_ID).get("low_stock_threshold", 5)
+    threshold = PLUGIN.settings().get("low_stock_threshold", 5)
     if left <= threshold < left + quantity:
         notify_operators(f"Low stock: {name}"[:200],
                          f"{left} left of item {item.id} ({name}). Restock it or import more voucher codes.")

@@ -15,7 +15,7 @@ from core.extensions import db
 from core.i18n import _
 from core.idempotency import once
 from core.pages.views import member_or_login
-from plugins.points_mall import services
+from plugins.points_mall import PLUGIN, services
 from plugins.points_mall.models import Redemption
 
 SHOWN = 6
@@ -25,7 +25,7 @@ pages = Blueprint("points_mall_pages", __name__, url_prefix="/me/mall")
 
 def member_section(member) -> Markup:
     takeable, short = services.member_catalogue(member)
-    return Markup(render_template("points_mall/section.html", member=member,
+    return Markup(render_template(PLUGIN.template("section.html"), member=member,
                                   takeable=takeable[:SHOWN], short=short[:3]))
 
 

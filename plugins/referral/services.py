@@ -36,17 +36,15 @@ from core.jobs import enqueue
 from core.members.models import Member
 from core.notifications.services import notify
 from core.orders.models import Order
-from core.plugins.host import plugin_settings
 from core.rewards import services as ledger
 from core.rewards.models import Coupon, CouponTemplate
 from core.schemas import estimated_rows
-from plugins.referral import rollup
+from plugins.referral import PLUGIN, rollup
 from plugins.referral.models import (COUNTED, QUALIFIED, Referral, ReferralClick, ReferralCode, ReferralDaily,
                                      ReferralDailyTotal, ReferralQrExport)
 
 log = logging.getLogger(__name__)
 
-PLUGIN_ID = "referral"
 # The coupon alphabet has no 0/O/1/I/L, so a code read aloud or off a poster is typed right.
 CODE_ALPHABET = ledger.CODE_ALPHABET
 CODE_LENGTH = 7  # 31**7: about 27 billion codes
@@ -67,7 +65,7 @@ REFUNDED_AFTER_RELEASE = "refunded_after_release"
 
 
 def settings() -> dict:
-    return plugin_settings(PLUGIN_ID)
+    return PLUGIN.settings()
 
 
 # ------------------------------------------------------------------ codes
@@ -299,7 +297,7 @@ def record_existing_member(code: CodeRef, member: Member) -> Referral:
 
 
 def _side_source(referral_id: int, side: str) -> str:
-    return f"referral:{referral_id}:{side}"
+    return PLUGIN.source(referral_id, side)
 
 
 def _lock_referral(referral_id: int) -> Referral:
@@ -322,9 +320,10 @@ def order_paid(order: Order, member: Member) -> Referral | None:
     return qualify(referral_id, order.external_id)
 
 
-def qualify(referral_id: int, order_external_id: str | None = None) -> Referral:
+def qualify(referral_id: int, order_external_id: str | None = None, now: datetime | None = None) -> Referral:
     """Hold the referral: both rewards booked as pending points until ``hold_until``. Once."""
     cfg = settings()
+    now = now or utcnow()
     with transaction():
         referral = _lock_referral(referral_id)
         if referral.status != "pending":
@@ -336,7 +335,6 @@ def qualify(referral_id: int, order_external_id: str | None = None) -> Referral:
                                       .with_for_update().execution_options(populate_existing=True))
             if order is None or order.status != "paid":
                 return referral
-        now = utcnow()
         referral.status = "held"
         referral.qualified_at = now
         referral.hold_until = now + timedelta(days=cfg["hold_days"])
@@ -349,7 +347,7 @@ def qualify(referral_id: int, order_external_id: str | None = None) -> Referral:
                 ledger.credit(member_id, points, reason, _side_source(referral.id, side), pending=True,
                               expires_at=expires_at)
         if cfg["hold_days"] == 0:
-            enqueue("referral.release_due")
+            enqueue(PLUGIN.job("release_due"))
         return referral
 
 
@@ -417,7 +415,7 @@ def _book_milestones(referrer_id: int, cfg: dict) -> None:
     for milestone in sorted(cfg["milestones"], key=lambda m: m["count"]):
         if milestone["count"] <= rewarded:
             ledger.credit(referrer_id, milestone["points"], f"Referral milestone: {milestone['count']} friends",
-                          f"referral:milestone:{referrer_id}:{milestone['count']}")
+                          PLUGIN.source("milestone", referrer_id, milestone["count"]))
 
 
 def order_refunded(order: Order, member: Member) -> Referral | None:
@@ -609,7 +607,7 @@ def request_qr_export(member_ids: list[int] | None, image_format: str = "png", r
         db.session.add(export)
         db.session.flush()
         if run_in_background:
-            enqueue("referral.export_qr", export.id)
+            enqueue(PLUGIN.job("export_qr"), export.id)
         return export
 
 

@@ -11,7 +11,7 @@ from core.members import services as members
 from core.members.models import Member
 from core.pages.views import begin_join
 from core.ratelimit import limit
-from plugins.referral import services
+from plugins.referral import PLUGIN, services
 
 pages = Blueprint("referral", __name__, url_prefix="/r")
 
@@ -21,7 +21,7 @@ DEVICE_COOKIE_DAYS = 400  # browsers cap cookie lifetimes at about this
 
 def not_found():
     """A friendly page for any share link that leads nowhere (always a page, never an error body)."""
-    return render_template("referral/not_found.html"), 404, {"Cache-Control": "no-store"}
+    return render_template(PLUGIN.template("not_found.html")), 404, {"Cache-Control": "no-store"}
 
 
 @pages.errorhandler(NotFound)
@@ -100,7 +100,7 @@ def join(code):
         except AppError as exc:
             error, status = exc.message, exc.status
     return _with_device(current_app.make_response((render_template(
-        "referral/join.html", referrer_name=_first_name(referrer.name if referrer else ""), code=found.code,
+        PLUGIN.template("join.html"), referrer_name=_first_name(referrer.name if referrer else ""), code=found.code,
         error=error, already_member=already_member, settings=services.settings()), status)), device)
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from core.plugins import PeriodicJob, PluginInfo, hookimpl
 
-from . import models  # noqa: F401  (the tables must be known to the app's metadata)
 from .schemas import BirthdayGiftSettings
 
 HERE = Path(__file__).parent
@@ -31,7 +30,10 @@ PLUGIN = PluginInfo(
     enabled_by_default=False,
 )
 
-SEND_DUE = "birthday_gift.send_due"
+# PLUGIN comes before the models: they name their tables through it, so the id is written only here.
+from . import models  # noqa: E402,F401  (the tables must be known to the app's metadata)
+
+SEND_DUE = PLUGIN.job("send_due")
 
 
 # ---------------------------------------------------------------- setup hooks

@@ -15,19 +15,18 @@ from core.errors import Conflict, NotFound, Unauthorized
 from core.extensions import db
 from core.members.services import get_member
 from core.notifications.services import notify
-from core.plugins.host import plugin_settings
 from core.rewards import services as rewards
 from core.rewards.models import Coupon
 
+from . import PLUGIN
 from .models import Birthday, BirthdayGift
 
-PLUGIN_ID = "birthday_gift"
 SIGNATURE_HEADER = "X-Birthday-Gift-Signature"
 log = logging.getLogger(__name__)
 
 
 def settings() -> dict:
-    return plugin_settings(PLUGIN_ID)
+    return PLUGIN.settings()
 
 
 def brand_zone() -> ZoneInfo:
@@ -40,7 +39,7 @@ def brand_today() -> date:
 
 
 def gift_source(member_id: int, year: int) -> str:
-    return f"{PLUGIN_ID}:{member_id}:{year}"
+    return PLUGIN.source(member_id, year)
 
 
 def get_birthday(member_id: int) -> Birthday | None:
