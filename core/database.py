@@ -27,6 +27,7 @@ _DEPTH = "memberday_tx_depth"
 _AFTER = "memberday_after_commit"
 _LOCAL = "memberday_tx_local"
 _LATER = "memberday_after_session"
+_KEEP = "memberday_keep_loaded"
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +82,20 @@ def one_of(column: str, values: type[ClosedSet]) -> sa.CheckConstraint:
 
 
 @contextmanager
-def transaction() -> Iterator[sa.orm.Session]:
-    """Run the block in one transaction; nested blocks join the outermost one."""
+def transaction(*, keep_loaded: bool = False) -> Iterator[sa.orm.Session]:
+    """Run the block in one transaction; nested blocks join the outermost one.
+
+    ``keep_loaded``: the commit does not expire what the session holds, so reading an object
+    after it (a response, an event's delivery) costs no reload. Safe where the block wrote
+    or locked every object it hands back, so that what is in memory is what was committed.
+    Any block of the transaction may ask; it holds for the outermost commit.
+    """
     session = db.session()
     depth = session.info.get(_DEPTH, 0)
     if depth:
         session.info[_DEPTH] = depth + 1
+        if keep_loaded:
+            session.info[_KEEP] = True
         try:
             yield session
         finally:
@@ -96,16 +105,21 @@ def transaction() -> Iterator[sa.orm.Session]:
     session.info[_DEPTH] = 1
     session.info[_AFTER] = []
     session.info[_LOCAL] = {}
+    session.info[_KEEP] = keep_loaded
     try:
         yield session
+        if session.info.get(_KEEP):
+            session.expire_on_commit = False
         session.commit()
     except BaseException:
         session.rollback()
         session.info[_AFTER] = []
         raise
     finally:
+        session.expire_on_commit = True
         session.info[_DEPTH] = 0
         session.info[_LOCAL] = {}
+        session.info[_KEEP] = False
     callbacks, session.info[_AFTER] = session.info[_AFTER], []
     callbacks += session.info.pop(_LATER, [])
     run_after_commit(callbacks)

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -213,6 +213,10 @@ def authenticate(token: str) -> Principal | None:
     elif token.startswith(MEMBER_PREFIX):
         member = db.session.scalar(select(Member).where(Member.token_hash == digest))
         if member and hmac.compare_digest(member.token_hash, digest) and _not_expired(member.token_expires_at, now):
+            if has_request_context():
+                # Held for the request: the session's identity map is weak, and the view reads this
+                # member again (its points, its redemption) -- from memory, not with a second SELECT.
+                g.principal_member = member
             return Principal("member", member.id, None, member.name)
     return None
 

@@ -57,13 +57,30 @@ def _check_amount(points: int) -> None:
         raise ValidationFailed("points must be a positive whole number", fields={"points": ["must be > 0"]})
 
 
+def _locked_and_unbooked(member_id: int, source: str, locked: Member | None, new_source: bool):
+    """The member under its row lock and the entry already booked as ``source`` (if any).
+
+    ``locked``: the caller already holds this member's lock (``lock_member`` in the same
+    transaction): it is not taken, nor the row read, again. ``new_source``: the caller knows
+    nothing can be booked as ``source`` yet (it is named after a row the caller just inserted
+    in this transaction): the unique index on sources still refuses a second booking.
+    """
+    if locked is not None and locked.id != member_id:
+        raise ValueError("the locked member is not the member to book for")
+    member = locked if locked is not None else lock_member(member_id)
+    return member, (None if new_source else entry_by_source(source))
+
+
 def credit(member_id: int, points: int, reason: str, source: str, *, pending: bool = False,
-           expires_at: datetime | None = None) -> PointsEntry:
-    """Add ``points`` as a new lot; ``pending`` lots are held until ``release``."""
+           expires_at: datetime | None = None, locked: Member | None = None,
+           new_source: bool = False) -> PointsEntry:
+    """Add ``points`` as a new lot; ``pending`` lots are held until ``release``.
+
+    ``locked`` and ``new_source``: see ``_locked_and_unbooked``.
+    """
     _check_amount(points)
     with transaction():
-        member = lock_member(member_id)
-        existing = entry_by_source(source)
+        member, existing = _locked_and_unbooked(member_id, source, locked, new_source)
         if existing is not None:
             return existing
         if expires_at is None:
@@ -77,12 +94,15 @@ def credit(member_id: int, points: int, reason: str, source: str, *, pending: bo
         return _book(member, "credit", reason, source, points=points, lot=lot)
 
 
-def debit(member_id: int, points: int, reason: str, source: str) -> PointsEntry:
-    """Spend ``points`` from the soonest-expiring lots; never below zero."""
+def debit(member_id: int, points: int, reason: str, source: str, *, locked: Member | None = None,
+          new_source: bool = False) -> PointsEntry:
+    """Spend ``points`` from the soonest-expiring lots; never below zero.
+
+    ``locked`` and ``new_source``: see ``_locked_and_unbooked``.
+    """
     _check_amount(points)
     with transaction():
-        member = lock_member(member_id)
-        existing = entry_by_source(source)
+        member, existing = _locked_and_unbooked(member_id, source, locked, new_source)
         if existing is not None:
             return existing
         now = utcnow()

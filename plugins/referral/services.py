@@ -40,6 +40,7 @@ from core.rewards import services as ledger
 from core.rewards.models import Coupon, CouponTemplate
 from core.schemas import estimated_rows
 from plugins.referral import PLUGIN, rollup
+from plugins.referral import clicks as click_batch
 from plugins.referral.models import (COUNTED, QUALIFIED, Referral, ReferralClick, ReferralCode, ReferralDaily,
                                      ReferralDailyTotal, ReferralQrExport)
 
@@ -177,10 +178,16 @@ def client_hash(address: str | None) -> str:
 
 
 def record_click(code: CodeRef, source: str, user_agent: str | None, address: str | None) -> None:
+    """Count a visit: into this process's batch of clicks (``clicks``), or written at once."""
+    click = dict(referrer_id=code.member_id, source=source if source == "qr" else "link",
+                 user_agent=(user_agent or "").replace("\x00", "")[:300], client_hash=client_hash(address),
+                 created_at=utcnow())
+    batch = click_batch.buffer()
+    if batch is not None:
+        batch.add(click)
+        return
     with transaction():
-        db.session.add(ReferralClick(referrer_id=code.member_id, source=source if source == "qr" else "link",
-                                     user_agent=(user_agent or "").replace("\x00", "")[:300],
-                                     client_hash=client_hash(address)))
+        db.session.add(ReferralClick(**click))
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -467,6 +474,7 @@ def period_start(period: str, now: datetime | None = None) -> datetime | None:
 
 def member_stats(member_id: int) -> dict:
     """A referrer's numbers, from the daily rollup (one short index range, however busy they are)."""
+    click_batch.flush()  # what this process has taken is counted
     counts = rollup.totals_by_metric(ReferralDaily, ReferralDaily.referrer_id == member_id)
     return {
         "clicks": counts.get("clicks", 0),
@@ -530,6 +538,7 @@ def funnel(period: str = "all") -> dict:
     conversion = friends who joined through a link / visits;
     viral coefficient = invites per member × conversion (new members each member brings).
     """
+    click_batch.flush()  # what this process has taken is counted
     since = period_start(period)
     conditions = [ReferralDailyTotal.day >= since.date()] if since is not None else []
     counts = rollup.totals_by_metric(ReferralDailyTotal, *conditions)

@@ -46,9 +46,11 @@ def test_clicks_and_scans_are_counted_apart_without_keeping_the_address(memberda
     client.get(f"/r/{referrer['code']}", headers={"User-Agent": "Desk/1"}, environ_base={"REMOTE_ADDR": "198.51.100.1"})
 
     from core.extensions import db
+    from plugins.referral import clicks as click_batch
     from plugins.referral.models import ReferralClick
 
     with memberday_app.app_context():
+        click_batch.flush()  # as every reader of clicks does first
         clicks = db.session.scalars(db.select(ReferralClick).order_by(ReferralClick.id)).all()
         rows = [(c.source, c.user_agent, c.client_hash, c.referrer_id) for c in clicks]
     assert [(source, agent) for source, agent, _, _ in rows] == [
