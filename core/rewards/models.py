@@ -53,6 +53,12 @@ class PointsLot(db.Model):
         sa.CheckConstraint("remaining <= points", name="remaining_within_points"),
         one_of("status", LotStatus),
         sa.Index("ix_points_lots_spendable", "member_id", "status", "expires_at"),
+        # The expiry job walks only due lots, in expiry order, from where its last batch ended.
+        sa.Index("ix_points_lots_status_expires", "status", "expires_at", "id"),
+        # A spend reads a member's spendable lots in spending order and stops when it has enough.
+        sa.Index("ix_points_lots_spending_order", "member_id", "expires_at", "id",
+                 postgresql_where=sa.text("status = 'active' AND remaining > 0"),
+                 sqlite_where=sa.text("status = 'active' AND remaining > 0")),
     )
 
     id = sa.Column(sa.Integer, primary_key=True)
