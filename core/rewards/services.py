@@ -110,19 +110,10 @@ def _lots_to_spend(member_id: int, points: int) -> list[tuple[int, int, int]]:
     still short of the spend come back. A member with ten thousand lots is not read whole to
     spend from the first two. The caller holds the member's lock: nobody changes these lots meanwhile.
     """
-    order = (nulls_last(PointsLot.expires_at.asc()), PointsLot.id.asc())
     takes: list[tuple[int, int, int]] = []
     needed, after = points, None
     while needed > 0:
-        chunk = (select(PointsLot.id, PointsLot.remaining, PointsLot.expires_at,
-                        func.sum(PointsLot.remaining).over(order_by=order).label("through"))
-                 .where(PointsLot.member_id == member_id, PointsLot.status == "active", PointsLot.remaining > 0)
-                 .order_by(*order).limit(SPEND_CHUNK))
-        if after is not None:
-            chunk = chunk.where(_after_in_spending_order(*after))
-        chunk = chunk.subquery()
-        rows = db.session.execute(select(chunk).where(chunk.c.through - chunk.c.remaining < needed)
-                                  .order_by(nulls_last(chunk.c.expires_at.asc()), chunk.c.id)).all()
+        rows = db.session.execute(spend_chunk(member_id, needed, after)).all()
         if not rows:  # the balance and the lots disagree: refuse rather than book it
             raise RuntimeError(f"ledger of member {member_id} is inconsistent: lots short by {needed}")
         for row in rows:
@@ -131,6 +122,21 @@ def _lots_to_spend(member_id: int, points: int) -> list[tuple[int, int, int]]:
             needed -= take
         after = (rows[-1].expires_at, rows[-1].id)
     return takes
+
+
+def spend_chunk(member_id: int, needed: int, after: tuple | None = None):
+    """The next spendable lots of a member in spending order after ``after`` (at most a chunk),
+    each with the running sum through it; only those still needed to cover ``needed``."""
+    order = (nulls_last(PointsLot.expires_at.asc()), PointsLot.id.asc())
+    chunk = (select(PointsLot.id, PointsLot.remaining, PointsLot.expires_at,
+                    func.sum(PointsLot.remaining).over(order_by=order).label("through"))
+             .where(PointsLot.member_id == member_id, PointsLot.status == "active", PointsLot.remaining > 0)
+             .order_by(*order).limit(SPEND_CHUNK))
+    if after is not None:
+        chunk = chunk.where(_after_in_spending_order(*after))
+    chunk = chunk.subquery()
+    return (select(chunk).where(chunk.c.through - chunk.c.remaining < needed)
+            .order_by(nulls_last(chunk.c.expires_at.asc()), chunk.c.id))
 
 
 def _after_in_spending_order(expires_at, lot_id):
@@ -244,6 +250,15 @@ def _expire_member_lots(member: Member, now: datetime) -> int:
     return expired
 
 
+def due_lots(now: datetime, after: tuple | None = None, batch: int = 500):
+    """The next ``batch`` due lots (id, member, expiry) in expiry order after ``after`` = (expires_at, id)."""
+    query = (select(PointsLot.id, PointsLot.member_id, PointsLot.expires_at).where(_due(now))
+             .order_by(PointsLot.expires_at, PointsLot.id).limit(batch))
+    if after is not None:
+        query = query.where(tuple_(PointsLot.expires_at, PointsLot.id) > tuple(after))
+    return query
+
+
 def expire_due_lots(now: datetime | None = None, batch: int = 500) -> int:
     """Expire every lot past its date, each exactly once (the periodic expiry job); returns how many.
 
@@ -257,12 +272,8 @@ def expire_due_lots(now: datetime | None = None, batch: int = 500) -> int:
     now = now or utcnow()
     expired, after, skipped = 0, None, set()
     while True:
-        query = (select(PointsLot.id, PointsLot.member_id, PointsLot.expires_at).where(_due(now))
-                 .order_by(PointsLot.expires_at, PointsLot.id).limit(batch))
-        if after is not None:
-            query = query.where(tuple_(PointsLot.expires_at, PointsLot.id) > after)
         with transaction():
-            rows = db.session.execute(query).all()
+            rows = db.session.execute(due_lots(now, after, batch)).all()
             if not rows:
                 break
             after = (rows[-1].expires_at, rows[-1].id)
