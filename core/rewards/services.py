@@ -232,13 +232,62 @@ def _expire_lots_of(member_ids: list[int], now: datetime) -> int:
                        .execution_options(synchronize_session=False))
     expired = db.session.execute(update(PointsLot).where(due).values(status="expired", remaining=0)
                                  .execution_options(synchronize_session=False)).rowcount
-    db.session.expire_all()  # the ORM's copies of these members and lots are out of date now
-    if lot_ids:
-        for entry in db.session.scalars(select(PointsEntry).where(PointsEntry.kind == "expiry",
-                                                                   PointsEntry.lot_id.in_(lot_ids))
-                                        .order_by(PointsEntry.id)):
-            emit("memberday_points_changed", member=db.session.get(Member, entry.member_id), entry=entry)
+    _forget_members_and_lots()
+    _tell_listeners("expiry", lot_ids)
     return expired
+
+
+def _forget_members_and_lots() -> None:
+    """The set statements changed members and lots behind the ORM's back: reload its copies when next read."""
+    for instance in list(db.session.identity_map.values()):
+        if isinstance(instance, (Member, PointsLot)):
+            db.session.expire(instance)
+
+
+def _tell_listeners(kind: str, lot_ids: list[int]) -> None:
+    """Write the ``memberday_points_changed`` event of each entry a set statement booked (when anyone listens)."""
+    if not lot_ids:
+        return
+    for entry in db.session.scalars(select(PointsEntry).where(PointsEntry.kind == kind, PointsEntry.lot_id.in_(lot_ids))
+                                    .order_by(PointsEntry.id)):
+        emit("memberday_points_changed", member=db.session.get(Member, entry.member_id), entry=entry)
+
+
+def release_many(sources: list[str], reason: str, now: datetime | None = None) -> int:
+    """Make the held lots booked as ``sources`` spendable, in three set statements; returns how many.
+
+    The caller holds the row locks of every member these lots belong to (in id order). Lots not
+    held any more (released, reversed) are left alone, so releasing twice books once.
+    """
+    if not sources:
+        return 0
+    now = now or utcnow()
+    held = and_(PointsLot.source.in_(sources), PointsLot.status == "pending")
+    listeners = current_host().implementers("memberday_points_changed")
+    lot_ids = list(db.session.scalars(select(PointsLot.id).where(held))) if listeners else []
+    db.session.execute(insert(PointsEntry).from_select(
+        ["member_id", "kind", "points", "pending_points", "reason", "source", "lot_id", "expires_at", "created_at"],
+        select(PointsLot.member_id, literal("release"), PointsLot.remaining, -PointsLot.remaining,
+               literal(reason[:200]), PointsLot.source + literal(":release"), PointsLot.id, PointsLot.expires_at,
+               literal(now, UTCDateTime))
+        .where(held).order_by(PointsLot.member_id, PointsLot.id)))
+    moved = (select(PointsLot.member_id, func.sum(PointsLot.remaining).label("points"))
+             .where(held).group_by(PointsLot.member_id).subquery())
+    db.session.execute(update(Member).where(Member.id == moved.c.member_id)
+                       .values(points_balance=Member.points_balance + moved.c.points,
+                               points_pending=Member.points_pending - moved.c.points)
+                       .execution_options(synchronize_session=False))
+    released = db.session.execute(update(PointsLot).where(held).values(status="active")
+                                  .execution_options(synchronize_session=False)).rowcount
+    _forget_members_and_lots()
+    _tell_listeners("release", lot_ids)
+    return released
+
+
+def lock_members(member_ids, *, skip_locked: bool = False) -> list[int]:
+    """Row-lock these members in id order (the order every multi-member lock takes); returns the ids locked."""
+    return list(db.session.scalars(select(Member.id).where(Member.id.in_(sorted(set(member_ids))))
+                                   .order_by(Member.id).with_for_update(skip_locked=skip_locked)))
 
 
 def _expire_member_lots(member: Member, now: datetime) -> int:
@@ -278,8 +327,7 @@ def expire_due_lots(now: datetime | None = None, batch: int = 500) -> int:
                 break
             after = (rows[-1].expires_at, rows[-1].id)
             wanted = sorted({row.member_id for row in rows})
-            locked = list(db.session.scalars(select(Member.id).where(Member.id.in_(wanted)).order_by(Member.id)
-                                             .with_for_update(skip_locked=True)))
+            locked = lock_members(wanted, skip_locked=True)
             skipped.update(set(wanted) - set(locked))
             expired += _expire_lots_of(locked, now)
     for member_id in sorted(skipped):

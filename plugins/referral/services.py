@@ -38,7 +38,7 @@ from core.notifications.services import notify
 from core.orders.models import Order
 from core.plugins.host import plugin_settings
 from core.rewards import services as ledger
-from core.rewards.models import Coupon, CouponTemplate
+from core.rewards.models import Coupon, CouponTemplate, PointsEntry
 from core.schemas import estimated_rows
 from plugins.referral import rollup
 from plugins.referral.models import (COUNTED, QUALIFIED, Referral, ReferralClick, ReferralCode, ReferralDaily,
@@ -354,19 +354,92 @@ def qualify(referral_id: int, order_external_id: str | None = None) -> Referral:
 
 
 def release_due(now: datetime | None = None, batch: int = 200) -> dict:
-    """The periodic job: reward every held referral whose hold has ended. Safe to run twice at once."""
+    """The periodic job: reward every held referral whose hold has ended. Safe to run twice at once.
+
+    Works a batch at a time (``release_batch``), each in one transaction: a run killed half way
+    loses only its open batch, which the next run does again, and books nothing twice.
+    """
     now = now or utcnow()
-    released, seen = 0, set()
+    released = 0
     while True:
-        ids = [rid for rid in db.session.scalars(
-            select(Referral.id).where(Referral.status == "held", Referral.hold_until <= now)
-            .order_by(Referral.hold_until, Referral.id).limit(batch)) if rid not in seen]
-        if not ids:
+        done, found = release_batch(now, batch)
+        released += done
+        if not found:
             return {"released": released}
-        for referral_id in ids:
-            seen.add(referral_id)
-            if release_referral(referral_id, now):
-                released += 1
+
+
+def release_batch(now: datetime | None = None, batch: int = 200) -> tuple[int, int]:
+    """Release up to ``batch`` due referrals in one transaction; returns (released, referrals taken).
+
+    The due referrals are locked skipping those another transaction holds (a second run, a
+    refund), so two runs at once share the work instead of waiting on each other. Each
+    qualifying order is locked and re-checked here, where value moves: a referral whose order
+    was refunded is reversed instead. The rest are released in set statements: their members
+    locked in id order, the held lots made spendable in three statements for the whole batch.
+    """
+    cfg = settings()
+    now = now or utcnow()
+    with transaction():
+        referrals = list(db.session.scalars(
+            select(Referral).where(Referral.status == "held", Referral.hold_until <= now)
+            .order_by(Referral.hold_until, Referral.id).limit(batch)
+            .with_for_update(skip_locked=True).execution_options(populate_existing=True)))
+        if not referrals:
+            return 0, 0
+        orders = [referral.qualifying_order for referral in referrals if referral.qualifying_order is not None]
+        paid = set(db.session.scalars(
+            select(Order.external_id).where(Order.external_id.in_(orders), Order.status == "paid")
+            .order_by(Order.id).with_for_update())) if orders else set()
+        # Every member of the batch locked at once, in id order, before any value moves.
+        ledger.lock_members([m for r in referrals for m in (r.referee_id, r.referrer_id)])
+        releasing = []
+        for referral in referrals:
+            if referral.qualifying_order is not None and referral.qualifying_order not in paid:
+                _reverse(referral, REFUNDED_DURING_HOLD)
+            else:
+                releasing.append(referral)
+        if not releasing:
+            return 0, len(referrals)
+        ledger.release_many([_side_source(r.id, side) for r in releasing for side in ("referee", "referrer")],
+                            "Referral reward released", now)
+        templates = {}
+        for side, key in (("referee", "referee_coupon_template_id"), ("referrer", "referrer_coupon_template_id")):
+            template_id = cfg.get(key)
+            if template_id and db.session.get(CouponTemplate, template_id) is None:
+                log.warning("referral coupon template %s does not exist; no coupon issued", template_id)
+            elif template_id:
+                templates[side] = template_id
+        for referral in releasing:
+            for side, member_id in (("referee", referral.referee_id), ("referrer", referral.referrer_id)):
+                if side in templates:
+                    ledger.issue_coupon(member_id, templates[side], source=f"{_side_source(referral.id, side)}:coupon")
+            referral.status = "rewarded"
+            referral.rewarded_at = now
+        db.session.flush()
+        _book_milestones_of({referral.referrer_id for referral in releasing}, cfg)
+        for referral in releasing:
+            notify(referral.referee_id, "Your welcome reward is here",
+                   "Thanks for joining through a friend: your reward is now yours to use.")
+            notify(referral.referrer_id, "Your friend joined",
+                   "A friend you invited joined and qualified: your referral reward is now yours to use.")
+        return len(releasing), len(referrals)
+
+
+def _book_milestones_of(referrer_ids: set[int], cfg: dict) -> None:
+    """The milestones these referrers (locked by the caller) reached, each booked once."""
+    if not cfg.get("milestones") or not referrer_ids:
+        return
+    rewarded = dict(db.session.execute(
+        select(Referral.referrer_id, func.count(Referral.id))
+        .where(Referral.referrer_id.in_(referrer_ids), Referral.status == "rewarded")
+        .group_by(Referral.referrer_id)).all())
+    due = {f"referral:milestone:{referrer_id}:{milestone['count']}": (referrer_id, milestone)
+           for referrer_id, count in rewarded.items()
+           for milestone in cfg["milestones"] if milestone["count"] <= count}
+    booked = set(db.session.scalars(select(PointsEntry.source).where(PointsEntry.source.in_(list(due))))) if due else set()
+    for source, (referrer_id, milestone) in sorted(due.items(), key=lambda item: (item[1][0], item[1][1]["count"])):
+        if source not in booked:
+            ledger.credit(referrer_id, milestone["points"], f"Referral milestone: {milestone['count']} friends", source)
 
 
 def release_referral(referral_id: int, now: datetime | None = None) -> bool:
@@ -385,6 +458,7 @@ def release_referral(referral_id: int, now: datetime | None = None) -> bool:
             if order is None or order.status != "paid":
                 _reverse(referral, REFUNDED_DURING_HOLD)
                 return False
+        ledger.lock_members([referral.referee_id, referral.referrer_id])  # in id order, as a batch does
         for side, member_id, template_key in (("referee", referral.referee_id, "referee_coupon_template_id"),
                                               ("referrer", referral.referrer_id, "referrer_coupon_template_id")):
             source = _side_source(referral.id, side)
