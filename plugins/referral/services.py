@@ -30,8 +30,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core.database import advisory_lock, run_alone, transaction, utcnow
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.extensions import db
+from core.i18n import _
 from core.jobs import enqueue
 from core.members.models import Member
 from core.notifications.services import notify
@@ -667,9 +668,29 @@ def export_path(export: ReferralQrExport) -> str | None:
     return os.path.join(export_dir(), export.filename) if export.filename else None
 
 
+INLINE_EXPORT_MAX = 300  # without a worker, an export of more members than this is refused
+EXPORT_BATCH = 500       # members read (keyset) and codes looked up at a time
+EXPORT_SEGMENT = 5_000   # members per checkpoint: a crash loses at most this much rendering
+
+
+def inline_export_max() -> int:
+    return int(current_app.config.get("REFERRAL_INLINE_EXPORT_MAX", INLINE_EXPORT_MAX))
+
+
+def _export_sizes() -> tuple[int, int]:
+    """(members per read, members per segment): ``REFERRAL_EXPORT_BATCH`` and ``REFERRAL_EXPORT_SEGMENT``."""
+    segment = max(int(current_app.config.get("REFERRAL_EXPORT_SEGMENT", EXPORT_SEGMENT)), 1)
+    return min(max(int(current_app.config.get("REFERRAL_EXPORT_BATCH", EXPORT_BATCH)), 1), segment), segment
+
+
 def request_qr_export(member_ids: list[int] | None, image_format: str = "png", requested_by: str = "",
                       run_in_background: bool = True) -> ReferralQrExport:
-    """Queue a ZIP of QR images for these members (None: every member)."""
+    """Queue a ZIP of QR images for these members (None: every member).
+
+    It is built by a job. Without Redis a job runs inside the request that queued it, so an
+    export of more than ``REFERRAL_INLINE_EXPORT_MAX`` members (300) is refused there with
+    ``409 worker_required``: a large export needs a worker (or ``memberday referral export-qr``).
+    """
     if member_ids is not None:
         member_ids = sorted(set(member_ids))
         known = set(db.session.scalars(select(Member.id).where(Member.id.in_(member_ids))))
@@ -677,6 +698,12 @@ def request_qr_export(member_ids: list[int] | None, image_format: str = "png", r
         if unknown:
             raise ValidationFailed("Some members do not exist.",
                                    fields={"member_ids": [f"unknown: {', '.join(map(str, unknown[:20]))}"]})
+    if run_in_background and not current_app.config.get("REDIS_URL"):
+        size = len(member_ids) if member_ids is not None else member_count()
+        if size > inline_export_max():
+            raise Conflict(_("An export of %(count)s members needs a background worker: set REDIS_URL and start "
+                             "one (memberday worker), or run memberday referral export-qr.", count=size),
+                           code="worker_required", extra={"members": size, "inline_max": inline_export_max()})
     with transaction():
         export = ReferralQrExport(member_ids=member_ids, image_format=image_format, status="queued",
                                   requested_by=requested_by[:60])
@@ -690,9 +717,12 @@ def request_qr_export(member_ids: list[int] | None, image_format: str = "png", r
 def build_qr_export(export_id: int, progress=None) -> dict:
     """The export job: write the ZIP, recording progress as it goes.
 
-    One run at a time per export (a second one at once answers ``busy``). A run that died
-    half way left the export ``running`` and a partial file: the retry removes what any
-    earlier run left and writes the file again from the start.
+    One run at a time per export (a second one at once answers ``busy``). Members are read in
+    keyset batches and their images written into the ZIP as they are rendered, a segment
+    (``EXPORT_SEGMENT`` members) at a time; each finished segment is a checkpoint. A run that
+    died half way left the export ``running``: the next run keeps the finished segments,
+    removes whatever else the dead run left, and continues after the last checkpoint. The
+    segments are joined into the one ZIP at the end, each member in it once.
     """
     with run_alone(f"referral:qr-export:{export_id}") as mine:
         if not mine:
@@ -710,42 +740,113 @@ def _partial_files(folder: str, filename: str) -> list[str]:
     return [os.path.join(folder, name) for name in names if name.startswith(prefix) and name.endswith(".part")]
 
 
+def _segment_path(folder: str, filename: str, segment: int) -> str:
+    return os.path.join(folder, f".{filename}.seg{segment:06d}.part")
+
+
+def _export_members(chosen: list[int] | None, after: int, limit: int) -> list[int]:
+    """The next ``limit`` member ids of the export after ``after``, in id order (a keyset read);
+    ``chosen``: the export's own sorted list, None for every member."""
+    if chosen is not None:
+        import bisect
+
+        ids = chosen
+        start = bisect.bisect_right(ids, after)
+        return ids[start:start + limit]
+    return list(db.session.scalars(select(Member.id).where(Member.id > after).order_by(Member.id).limit(limit)))
+
+
+def codes_for(member_ids: list[int]) -> dict[int, str]:
+    """The codes of these members, creating the missing ones with one insert (a batch's worth at a time)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    codes = dict(db.session.execute(select(ReferralCode.member_id, ReferralCode.code)
+                                    .where(ReferralCode.member_id.in_(member_ids))).all())
+    missing = [member_id for member_id in member_ids if member_id not in codes]
+    if missing:
+        insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+        with transaction():
+            now = utcnow()
+            db.session.execute(insert(ReferralCode).values([
+                {"member_id": member_id, "code": "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH)),
+                 "created_at": now} for member_id in missing]).on_conflict_do_nothing())
+        codes.update(db.session.execute(select(ReferralCode.member_id, ReferralCode.code)
+                                        .where(ReferralCode.member_id.in_(missing))).all())
+        for member_id in missing:  # a drawn code that was taken: one at a time, as code_for does
+            if member_id not in codes:
+                codes[member_id] = code_for(member_id).code
+    return codes
+
+
 def _build_qr_export(export_id: int, progress=None) -> dict:
     with transaction():
         export = db.session.scalar(select(ReferralQrExport).where(ReferralQrExport.id == export_id)
                                    .with_for_update().execution_options(populate_existing=True))
         if export is None or export.status == "done":
             return {"export": export_id, "status": export.status if export else "missing"}
-        member_ids = export.member_ids
-        if member_ids is None:
-            member_ids = list(db.session.scalars(select(Member.id).order_by(Member.id)))
-        export.status, export.total, export.done, export.error = "running", len(member_ids), 0, None
-        image_format = export.image_format
+        if export.status != "running" or not export.total:
+            total = len(export.member_ids) if export.member_ids is not None else \
+                db.session.scalar(select(func.count(Member.id)))
+            export.total, export.segments, export.resume_after, export.done_before = total, 0, 0, 0
+        export.status, export.error, export.done = "running", None, export.done_before
+        segments, after, done = export.segments, export.resume_after, export.done_before
+        image_format, total, chosen = export.image_format, export.total, export.member_ids
     folder = export_dir()
     os.makedirs(folder, exist_ok=True)
     filename = f"referral-qr-{export_id}.zip"
+    kept = {_segment_path(folder, filename, segment) for segment in range(segments)}
     for leftover in _partial_files(folder, filename):
-        os.remove(leftover)
-    temporary = os.path.join(folder, f".{filename}.part")
+        if leftover not in kept:  # what a dead run was writing: redone from its checkpoint
+            os.remove(leftover)
+    batch, segment_size = _export_sizes()
+    compression = zipfile.ZIP_STORED if image_format == "png" else zipfile.ZIP_DEFLATED  # PNGs are compressed
     try:
-        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
-            for done, member_id in enumerate(member_ids, 1):
-                code = code_for(member_id).code
-                archive.writestr(f"{member_id}-{code}.{image_format}", qr_image(scan_url(code), image_format))
-                if done % 50 == 0 or done == len(member_ids):
-                    _export_progress(export_id, done=done)
+        while True:
+            segment_path = _segment_path(folder, filename, segments)
+            written = 0
+            with zipfile.ZipFile(segment_path, "w", compression) as archive:
+                while written < segment_size:
+                    member_ids = _export_members(chosen, after, min(batch, segment_size - written))
+                    if not member_ids:
+                        break
+                    codes = codes_for(member_ids)
+                    db.session.rollback()  # no snapshot held open while rendering
+                    for member_id in member_ids:
+                        code = codes[member_id]
+                        archive.writestr(f"{member_id}-{code}.{image_format}", _render(scan_url(code), image_format))
+                    written += len(member_ids)
+                    after = member_ids[-1]
+                    _export_progress(export_id, done=done + written)
                     if progress:
-                        progress(done, len(member_ids))
+                        progress(done + written, total)
+            if not written:
+                os.remove(segment_path)
+                break
+            done += written
+            segments += 1
+            _export_progress(export_id, segments=segments, resume_after=after, done_before=done, done=done)
+        temporary = os.path.join(folder, f".{filename}.part")
+        with zipfile.ZipFile(temporary, "w", compression) as archive:
+            for segment in range(segments):
+                with zipfile.ZipFile(_segment_path(folder, filename, segment)) as part:
+                    for info in part.infolist():
+                        archive.writestr(info, part.read(info))
         os.replace(temporary, os.path.join(folder, filename))
+        for segment in range(segments):
+            os.remove(_segment_path(folder, filename, segment))
     except Exception as exc:
         db.session.rollback()
-        if os.path.exists(temporary):
-            os.remove(temporary)
         _export_progress(export_id, status="failed", error=f"{exc.__class__.__name__}: {exc}"[:300],
                          finished_at=utcnow())
         raise
-    _export_progress(export_id, status="done", filename=filename, finished_at=utcnow())
-    return {"export": export_id, "status": "done", "members": len(member_ids)}
+    _export_progress(export_id, status="done", filename=filename, done=done, total=done, finished_at=utcnow())
+    return {"export": export_id, "status": "done", "members": done}
+
+
+def _render(data: str, image_format: str) -> bytes:
+    """One QR image, not kept in the process's cache (an export's images are each needed once)."""
+    return qr_image.__wrapped__(data, image_format)
 
 
 def _export_progress(export_id: int, **values) -> None:
