@@ -1,13 +1,13 @@
 """points lots: indexes for the set-based expiry job and for spends that read only the lots they need
 
 Revision ID: core_0012
-Revises: core_0010
+Revises: core_0014
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = 'core_0012'
-down_revision = 'core_0010'
+down_revision = 'core_0014'
 branch_labels = None
 depends_on = None
 
