@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, request
@@ -41,7 +40,7 @@ from core.plugins.host import plugin_settings
 from core.rewards import services as ledger
 from core.rewards.models import Coupon, CouponTemplate, PointsEntry
 from core.schemas import estimated_rows
-from plugins.referral import rollup
+from plugins.referral import qr, rollup
 from plugins.referral.models import (COUNTED, QUALIFIED, Referral, ReferralClick, ReferralCode, ReferralDaily,
                                      ReferralDailyTotal, ReferralQrExport)
 
@@ -641,18 +640,7 @@ def member_count() -> int:
 @lru_cache(maxsize=4096)
 def qr_image(data: str, image_format: str) -> bytes:
     """The QR image of ``data`` as PNG or SVG bytes (kept in memory: the same link always gives the same image)."""
-    import qrcode
-    import qrcode.image.svg
-
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=4)
-    qr.add_data(data)
-    qr.make(fit=True)
-    buffer = BytesIO()
-    if image_format == "svg":
-        qr.make_image(image_factory=qrcode.image.svg.SvgPathImage).save(buffer)
-    else:
-        qr.make_image().save(buffer)
-    return buffer.getvalue()
+    return qr.render(data, image_format)
 
 
 def qr_etag(data: str, image_format: str) -> str:
@@ -801,6 +789,7 @@ def _build_qr_export(export_id: int, progress=None) -> dict:
             os.remove(leftover)
     batch, segment_size = _export_sizes()
     compression = zipfile.ZIP_STORED if image_format == "png" else zipfile.ZIP_DEFLATED  # PNGs are compressed
+    pool = _render_pool(total - done, batch)
     try:
         while True:
             segment_path = _segment_path(folder, filename, segments)
@@ -812,9 +801,12 @@ def _build_qr_export(export_id: int, progress=None) -> dict:
                         break
                     codes = codes_for(member_ids)
                     db.session.rollback()  # no snapshot held open while rendering
-                    for member_id in member_ids:
-                        code = codes[member_id]
-                        archive.writestr(f"{member_id}-{code}.{image_format}", _render(scan_url(code), image_format))
+                    entries = [(f"{member_id}-{codes[member_id]}.{image_format}", scan_url(codes[member_id]),
+                                image_format) for member_id in member_ids]
+                    images = pool.imap(qr.render_entry, entries, chunksize=16) if pool else \
+                        map(qr.render_entry, entries)
+                    for name, image in images:  # in order, each written as soon as it is rendered
+                        archive.writestr(name, image)
                     written += len(member_ids)
                     after = member_ids[-1]
                     _export_progress(export_id, done=done + written)
@@ -840,13 +832,24 @@ def _build_qr_export(export_id: int, progress=None) -> dict:
         _export_progress(export_id, status="failed", error=f"{exc.__class__.__name__}: {exc}"[:300],
                          finished_at=utcnow())
         raise
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
     _export_progress(export_id, status="done", filename=filename, done=done, total=done, finished_at=utcnow())
     return {"export": export_id, "status": "done", "members": done}
 
 
-def _render(data: str, image_format: str) -> bytes:
-    """One QR image, not kept in the process's cache (an export's images are each needed once)."""
-    return qr_image.__wrapped__(data, image_format)
+def _render_pool(members: int, batch: int):
+    """Processes rendering in parallel (``REFERRAL_EXPORT_PROCESSES``, by default one per CPU), for an
+    export larger than one read; None: render here. Started fresh (spawn), so they share nothing
+    with this process's database connections; they exit when this process does, killed or not."""
+    import multiprocessing
+
+    processes = int(current_app.config.get("REFERRAL_EXPORT_PROCESSES") or os.cpu_count() or 1)
+    if processes <= 1 or members <= batch:
+        return None
+    return multiprocessing.get_context("spawn").Pool(processes)
 
 
 def _export_progress(export_id: int, **values) -> None:
