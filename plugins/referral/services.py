@@ -34,7 +34,7 @@ from core.extensions import db
 from core.i18n import _
 from core.jobs import enqueue
 from core.members.models import Member
-from core.notifications.services import notify
+from core.notifications.services import notify, notify_many
 from core.orders.models import Order
 from core.plugins.host import plugin_settings
 from core.rewards import services as ledger
@@ -417,11 +417,11 @@ def release_batch(now: datetime | None = None, batch: int = 200) -> tuple[int, i
             referral.rewarded_at = now
         db.session.flush()
         _book_milestones_of({referral.referrer_id for referral in releasing}, cfg)
-        for referral in releasing:
-            notify(referral.referee_id, "Your welcome reward is here",
-                   "Thanks for joining through a friend: your reward is now yours to use.")
-            notify(referral.referrer_id, "Your friend joined",
-                   "A friend you invited joined and qualified: your referral reward is now yours to use.")
+        notify_many([message for referral in releasing for message in (
+            (referral.referee_id, "Your welcome reward is here",
+             "Thanks for joining through a friend: your reward is now yours to use."),
+            (referral.referrer_id, "Your friend joined",
+             "A friend you invited joined and qualified: your referral reward is now yours to use."))])
         return len(releasing), len(referrals)
 
 
