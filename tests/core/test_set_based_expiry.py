@@ -179,3 +179,29 @@ def test_a_listener_of_points_changes_hears_of_each_expiry(memberday_app):
         listener.seen.clear()
         assert rewards.expire_due_lots(now) == 3
     assert sorted(listener.seen) == [(member_id, "expiry", -9, f"t:old:{member_id}:expiry") for member_id in ids]
+
+
+def test_coupon_expiry_finds_due_coupons_along_an_index(memberday_app, member):
+    from core.rewards.models import Coupon
+
+    now = utcnow()
+    with memberday_app.app_context():
+        template = rewards.create_template("Soon gone", valid_days=1)
+        coupons = [rewards.issue_coupon(member["id"], template.id, source=f"t:coupon:{i}").id for i in range(3)]
+        rewards.redeem_coupon(db.session.get(Coupon, coupons[0]).code, _Member(member["id"]))
+        plan = query_plan(db.session, select(Coupon.id).where(Coupon.status == "issued", Coupon.expires_at <= now))
+        assert "ix_coupons_status_expires" in plan, plan
+        assert rewards.expire_due_coupons(now + timedelta(days=2)) == 2
+        assert rewards.expire_due_coupons(now + timedelta(days=2)) == 0  # a second run changes nothing
+        statuses = sorted(db.session.scalars(select(Coupon.status).execution_options(populate_existing=True)))
+        assert statuses == ["expired", "expired", "redeemed"]
+
+
+class _Member:
+    """A member principal, as the API passes one (its own coupons, online)."""
+
+    kind = "member"
+
+    def __init__(self, member_id):
+        self.id = member_id
+        self.key = f"member:{member_id}"
