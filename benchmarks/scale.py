@@ -45,15 +45,15 @@ GENERATE = [
            (ARRAY['Chen','Lin','Wang','Huang','Chang','Li','Wu','Liu','Tsai','Yang'])[1 + i % 10] || ' ' ||
            (ARRAY['Mei-ling','Wei','Jun','Hui','Yi-ting','Chih-hao','Shu-fen','Ming'])[1 + (i / 10) % 8] || ' ' || i,
            '+8869' || lpad(i::text, 8, '0'), 'm' || i || '@example.com',
-           (ARRAY['member','member','member','silver','silver','gold','platinum'])[1 + (i * 7919) % 7],
+           (ARRAY['member','member','member','silver','silver','gold','platinum'])[1 + (i::bigint * 7919) % 7],
            (CASE WHEN i % 20 = 0 THEN '["vip"]' WHEN i % 20 = 1 THEN '["vip", "coffee"]'
                  WHEN i % 20 < 6 THEN '["coffee"]' ELSE '[]' END)::json,
            i % 3 = 0, 0, 0, oc,
            CASE WHEN oc > 0 THEN last - (oc - 1) * interval '20 days' END,
            CASE WHEN oc > 0 THEN last END,
            now() - interval '3 years' + i * interval '1 second'
-    FROM (SELECT i, (abs(hashint4(i)) % 6) AS oc,
-                 now() - (abs(hashint4(i + 1)) % 400) * interval '1 day' - (i % 86400) * interval '1 second' AS last
+    FROM (SELECT i, (abs(hashint4(i)::bigint) % 6) AS oc,
+                 now() - (abs(hashint4(i + 1)::bigint) % 400) * interval '1 day' - (i % 86400) * interval '1 second' AS last
           FROM generate_series(1, :n) AS i) AS g
     """,
     "SELECT setval(pg_get_serial_sequence('members', 'id'), :n)",

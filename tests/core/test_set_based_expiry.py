@@ -124,7 +124,7 @@ def test_a_member_with_ten_thousand_lots_spends_from_the_soonest_few(memberday_a
         db.session.execute(insert(PointsLot).from_select(
             ["member_id", "source", "points", "remaining", "status", "expires_at", "created_at"],
             select(text(f"{member['id']}"), text("'t:lot:' || k"), text("3"), text("3"), text("'active'"),
-                   text("now() + (abs(hashint4(k)) % 5000) * interval '1 minute' + interval '1 day'"), text("now()"))
+                   text("now() + (abs(hashint4(k)::bigint) % 5000) * interval '1 minute' + interval '1 day'"), text("now()"))
             .select_from(text(f"generate_series(1, {lots}) AS k"))))
         db.session.execute(insert(PointsEntry).from_select(
             ["member_id", "kind", "points", "pending_points", "reason", "source", "created_at"],
