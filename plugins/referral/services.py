@@ -773,11 +773,11 @@ def _build_qr_export(export_id: int, progress=None) -> dict:
                                    .with_for_update().execution_options(populate_existing=True))
         if export is None or export.status == "done":
             return {"export": export_id, "status": export.status if export else "missing"}
-        if export.status != "running" or not export.total:
+        if export.status not in ("running", "failed") or not export.total:  # else: continue from the checkpoint
             total = len(export.member_ids) if export.member_ids is not None else \
                 db.session.scalar(select(func.count(Member.id)))
             export.total, export.segments, export.resume_after, export.done_before = total, 0, 0, 0
-        export.status, export.error, export.done = "running", None, export.done_before
+        export.status, export.error, export.done, export.finished_at = "running", None, export.done_before, None
         segments, after, done = export.segments, export.resume_after, export.done_before
         image_format, total, chosen = export.image_format, export.total, export.member_ids
     folder = export_dir()

@@ -140,3 +140,20 @@ def test_without_a_worker_a_large_export_is_refused_and_a_small_one_runs_at_once
     assert small.status_code == 202, small.get_json()
     progress = _progress(memberday_client, admin, small.get_json()["id"])
     assert (progress["status"], progress["done"], progress["total"]) == ("done", 3, 3)
+
+
+def test_an_export_on_sqlite_creates_missing_codes_in_one_go(memberday_sqlite_app, tmp_path):
+    from core.members.services import create_member
+    from plugins.referral import services
+
+    memberday_sqlite_app.config.update(REFERRAL_EXPORT_DIR=str(tmp_path), REFERRAL_EXPORT_SEGMENT=2,
+                                       REFERRAL_EXPORT_PROCESSES=1)
+    with memberday_sqlite_app.app_context():
+        members = [create_member(f"Member {n}")[0].id for n in range(5)]
+        known = services.code_for(members[1]).code
+        export = services.request_qr_export(None, "svg", run_in_background=False)
+        assert services.build_qr_export(export.id) == {"export": export.id, "status": "done", "members": 5}
+        export = services.get_export(export.id)
+        names = zipfile.ZipFile(services.export_path(export)).namelist()
+    assert sorted(int(name.split("-")[0]) for name in names) == members
+    assert f"{members[1]}-{known}.svg" in names
