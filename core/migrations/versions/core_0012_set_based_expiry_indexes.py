@@ -1,13 +1,13 @@
 """points lots and coupons: indexes for the set-based expiry jobs and for spends that read only the lots they need
 
 Revision ID: core_0012
-Revises: core_0014
+Revises: core_0011
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = 'core_0012'
-down_revision = 'core_0014'
+down_revision = 'core_0011'
 branch_labels = None
 depends_on = None
 
