@@ -6,7 +6,7 @@ from sqlalchemy import event, func, select
 
 from core.testing import run_concurrently
 
-from referral_helpers import end_holds, join, points, referrals, report_order, run_job
+from referral_helpers import join, points, referrals, report_order, run_job
 
 PROGRAMME = dict(qualify_on="first_order", min_order_amount="100.00", hold_days=14, referrer_points=200,
                  referee_points=100, max_referrals_per_day=None, max_referrals_per_month=None,
@@ -42,21 +42,21 @@ def _count_statements(app):
 
 
 def test_a_batch_with_a_refunded_order_reverses_that_one_and_rewards_the_rest_once(
-        memberday_app, memberday_client, admin, referrer, configure):
+        memberday_app, memberday_client, admin, referrer, configure, clock):
     configure(**PROGRAMME)
     friends = _friends(memberday_client, admin, referrer, 6)
     # The third friend's order is refunded while the plugin is off: only the release can notice.
     switch(memberday_client, admin, False)
     assert memberday_client.post("/api/v1/orders/Friend-2/refund", headers=admin).status_code == 200
     switch(memberday_client, admin, True)
-    end_holds(memberday_app)
+    clock.advance(days=PROGRAMME["hold_days"], seconds=1)
 
     statements, stop = _count_statements(memberday_app)
     try:
-        assert run_job(memberday_app, "referral.release_due") == {"released": 5}
+        assert run_job(memberday_app, "referral.release_due", clock.now) == {"released": 5}
     finally:
         stop()
-    assert run_job(memberday_app, "referral.release_due") == {"released": 0}
+    assert run_job(memberday_app, "referral.release_due", clock.now) == {"released": 0}
 
     by_referee = {r["referee_id"]: r for r in referrals(memberday_app)}
     refunded = by_referee[friends[2]["id"]]
@@ -82,16 +82,16 @@ def test_a_batch_with_a_refunded_order_reverses_that_one_and_rewards_the_rest_on
 
 
 def test_overlapping_runs_in_small_batches_reward_each_referral_once(
-        memberday_app, memberday_client, admin, referrer, configure):
+        memberday_app, memberday_client, admin, referrer, configure, clock):
     configure(**PROGRAMME)
     friends = _friends(memberday_client, admin, referrer, 9)
-    end_holds(memberday_app)
+    clock.advance(days=PROGRAMME["hold_days"], seconds=1)
 
     def release(_):
         from plugins.referral.services import release_due
 
         with memberday_app.app_context():
-            return release_due(batch=2)["released"]
+            return release_due(clock.now, batch=2)["released"]
 
     assert sum(run_concurrently(release, 3)) == 9
     assert {r["status"] for r in referrals(memberday_app)} == {"rewarded"}
