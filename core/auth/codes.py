@@ -82,7 +82,8 @@ def deliver(phone: str, code: str, locale: str | None) -> str:
     if channel:
         return str(channel)
     if current_app.config.get("ONE_TIME_CODES_TO_LOG", True):
-        log.info("one-time code for %s: %s", mask(phone), code, extra={"phone": phone, "code": code})
+        # A warning, so a bare `memberday run` shows it: development has no other way to get the code.
+        log.warning("one-time code for %s: %s", mask(phone), code, extra={"phone": phone, "code": code})
         return "log"
     log.warning("no channel delivered the one-time code for %s", mask(phone))
     return "none"

@@ -113,12 +113,14 @@ def send_code_to(phone: str) -> None:
     session["code_phone"] = phone
 
 
-def begin_join(form, *, context: dict, device_id: str | None = None):
+def begin_join(form, *, context: dict, device_id: str | None = None, then: str | None = None):
     """The join form was posted: create the member if an identity is proved, else send a code.
 
-    Returns a redirect; raises ``AppError`` (a clear message for the form) when the form is wrong.
-    Referral's landing page shares this with ``/join``, passing its referral ``context``.
+    Returns a redirect (to ``then``, a path on this site, once joined; else ``/me``); raises
+    ``AppError`` (a clear message for the form) when the form is wrong. Campaign pages share it
+    with ``/join``: referral's landing page passes its referral ``context``, an event's its page.
     """
+    then = then if then and then.startswith("/") and not then.startswith("//") else None
     name = (form.get("name") or "").strip()[:100]
     if not name:
         raise AppError(_("Please tell us your name."), code="validation_error")
@@ -133,13 +135,13 @@ def begin_join(form, *, context: dict, device_id: str | None = None):
         if members.member_with_identity(phone=phone) is None:
             members.normalise_email(email)  # a wrong e-mail is told now, not after the code
         session["pending_join"] = {"name": name, "email": email, "consent": consent,
-                                   "context": context, "device_id": device_id}
+                                   "context": context, "device_id": device_id, "then": then}
         send_code_to(phone)
         return redirect(url_for("pages.enter_code"), code=303)
     member = _create(name, phone=phone, openid=openid, email=email, consent=consent, context=context,
                      device_id=device_id)
     sign_in(member)
-    return redirect(url_for("pages.me"), code=303)
+    return redirect(then or url_for("pages.me"), code=303)
 
 
 def _create(name, *, phone, openid, email, consent, context, device_id) -> Member:
@@ -210,8 +212,10 @@ def _phone_proved(phone: str):
         session.pop("code_phone", None)
         _prove("verified_phone", phone)
         return redirect(url_for("pages.join"), code=303)
+    then = pending.get("then") if isinstance(pending, dict) else None
     sign_in(member)
-    return redirect(url_for("pages.me"), code=303)
+    return redirect(then if isinstance(then, str) and then.startswith("/") and not then.startswith("//")
+                    else url_for("pages.me"), code=303)
 
 
 @blp.route("/me/logout", methods=["POST"])

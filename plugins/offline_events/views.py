@@ -12,7 +12,7 @@ from core.errors import AppError
 from core.extensions import db
 from core.members import services as members
 from core.members.models import Member
-from core.pages.views import sign_in, signed_in_member
+from core.pages.views import begin_join, sign_in, signed_in_member
 from plugins.offline_events import PLUGIN, services
 from plugins.offline_events.i18n import _
 from plugins.offline_events.models import Registration
@@ -118,7 +118,14 @@ def join(event_id):
     if openid and members.member_by_openid(openid) is not None:
         return _join_page(event, already=True, error=None), 200
     error, status = None, 200
-    if request.method == "POST":
+    if request.method == "POST" and openid is None:
+        # From the web, the phone is verified by a code first; then the event's page, to sign up.
+        try:
+            return begin_join(request.form, context={"event_id": event_id},
+                              then=url_for("offline_events_pages.event_page", event_id=event_id))
+        except AppError as exc:
+            error, status = exc.message, exc.status
+    elif request.method == "POST":
         form = request.form
         name = (form.get("name") or "").strip()[:100]
         if not name:
@@ -139,7 +146,7 @@ def join(event_id):
                 except AppError as exc:
                     return _event_page(event, member, _refusal_text(exc, event), exc.status)
                 return redirect(url_for("offline_events_pages.ticket", code=registration.ticket_code), code=303)
-    return _join_page(event, error=error), status
+    return _join_page(event, error=error, wechat=openid is not None), status
 
 
 def member_section(member: Member) -> Markup | None:

@@ -34,7 +34,7 @@ def phone(chromium, memberday_page_server):
     contexts = []
 
     def open_phone(locale: str = "zh-TW"):
-        context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+        context = chromium.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
                                        locale=locale, base_url=memberday_page_server.url)
         context.set_default_timeout(15_000)
         contexts.append(context)

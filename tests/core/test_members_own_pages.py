@@ -73,3 +73,25 @@ def test_the_points_history_says_what_when_and_when_it_expires(memberday_app, me
     page = client.get("/me/points").get_data(as_text=True)
     assert "Welcome gift" in page and "+1,200" in page  # numbers formatted for the locale
     assert "expire Mar 1, 2031" in page  # Flask-Babel's medium date, in the brand's time zone
+
+
+def test_every_member_page_is_light_and_every_field_has_a_label(memberday_app, member):
+    import re
+
+    give_coupons(memberday_app, member["id"])
+    client = memberday_app.test_client()
+    pages = {path: client.get(path) for path in ("/", "/join", "/me/login")}
+    sign_in_browser(client, member)
+    pages.update({path: client.get(path) for path in ("/me", "/me/coupons", "/me/points", "/me/mall")})
+    for path, response in pages.items():
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, path
+        assert len(response.data) < 150_000, path  # before images, which load on their own
+        assert '<meta name="viewport"' in html, path
+        for field in re.findall(r"<input[^>]*>", html):
+            if 'type="hidden"' in field or 'type="checkbox"' in field:
+                continue
+            field_id = re.search(r'id="([^"]+)"', field)
+            assert field_id and f'for="{field_id.group(1)}"' in html, (path, field)
+        for image in re.findall(r"<img[^>]*>", html):
+            assert re.search(r'alt="[^"]+"', image), (path, image)
