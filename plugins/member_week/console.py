@@ -184,7 +184,7 @@ def _uplift_chart(figures: dict) -> dict | None:
         "tooltip": {"trigger": "item"},
         "grid": [{"left": 110, "right": 24, "top": 16, "height": 90}, {"left": 110, "right": 24, "top": 150, "height": 60}],
         "xAxis": [{"type": "value", "gridIndex": 0, "name": "%", "max": 100 if max(participants, holdout) > 50 else None},
-                  {"type": "value", "gridIndex": 1, "name": _("points")}],
+                  {"type": "value", "gridIndex": 1, "name": _("pts")}],
         "yAxis": [{"type": "category", "gridIndex": 0, "data": [_("Holdout"), _("Participants")]},
                   {"type": "category", "gridIndex": 1, "data": [label]}],
         "series": [
