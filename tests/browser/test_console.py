@@ -9,6 +9,22 @@ import pytest
 
 PASSWORD = "a long console password"
 
+try:
+    from core.testing import memberday_page_server  # noqa: F401  (the browser fixtures' server)
+except ImportError:  # an older core.testing: serve the app from a thread here
+    @pytest.fixture
+    def memberday_page_server(memberday_app):
+        import threading
+        from types import SimpleNamespace
+
+        from werkzeug.serving import make_server
+
+        server = make_server("127.0.0.1", 0, memberday_app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}")
+        server.shutdown()
+        server.server_close()
+
 
 @pytest.fixture
 def admin(memberday_app):
