@@ -75,9 +75,22 @@ def _week_values(week: MemberWeek) -> dict:
                          for b in week.benefits]}
 
 
+def _said(error: AppError) -> str:
+    """A refusal of the week services in the page's language (their own messages are for the API)."""
+    if error.code == "overlapping_week":
+        other = db.session.get(MemberWeek, error.extra["week_id"]) if error.extra.get("week_id") else None
+        return _("This window overlaps “%(name)s”.", name=other.name) if other else \
+            _("This window overlaps another member week.")
+    return {"already_started": _("This week has started; it can no longer be changed."),
+            "already_announced": _("The audience was fixed when the week was announced."),
+            "cancelled": _("This week was cancelled."),
+            "already_cancelled": _("this week is already cancelled."),
+            "already_ended": _("this week has ended.")}.get(error.code, error.message)
+
+
 def _refusal(error: AppError) -> dict:
     """An AppError as form errors: the fields it names, else the message at the top."""
-    return error.fields or {"_schema": [error.message]}
+    return error.fields or {"_schema": [_said(error)]}
 
 
 @console.route("/")
@@ -159,15 +172,10 @@ def week_cancel(week_id):
     except AppError as error:
         if error.status == 404:
             raise
-        flash(_("Not cancelled: %(problem)s", problem=_week_refusal(error)), "error")
+        flash(_("Not cancelled: %(problem)s", problem=_said(error)), "error")
     else:
         flash(_("“%(name)s” is cancelled: it no longer shows, gives or multiplies.", name=week.name), "ok")
     return redirect(url_for("member_week_console.week", week_id=week_id), code=303)
-
-
-def _week_refusal(error: AppError) -> str:
-    return {"already_cancelled": _("this week is already cancelled."),
-            "already_ended": _("this week has ended.")}.get(error.code, error.message)
 
 
 def _uplift_chart(figures: dict) -> dict | None:
@@ -184,7 +192,7 @@ def _uplift_chart(figures: dict) -> dict | None:
         "tooltip": {"trigger": "item"},
         "grid": [{"left": 110, "right": 24, "top": 16, "height": 90}, {"left": 110, "right": 24, "top": 150, "height": 60}],
         "xAxis": [{"type": "value", "gridIndex": 0, "name": "%", "max": 100 if max(participants, holdout) > 50 else None},
-                  {"type": "value", "gridIndex": 1, "name": _("points")}],
+                  {"type": "value", "gridIndex": 1, "name": _("pts")}],
         "yAxis": [{"type": "category", "gridIndex": 0, "data": [_("Holdout"), _("Participants")]},
                   {"type": "category", "gridIndex": 1, "data": [label]}],
         "series": [
@@ -263,7 +271,7 @@ def plan_accept():
         flash(_("Not scheduled: %(problem)s", problem=problems(error.messages)), "error")
         return redirect(url_for("member_week_console.plan"), code=303)
     except AppError as error:
-        flash(_("Not scheduled: %(problem)s", problem=error.message), "error")
+        flash(_("Not scheduled: %(problem)s", problem=_said(error)), "error")
         return redirect(url_for("member_week_console.plan"), code=303)
     flash(_("“%(name)s” is scheduled; add its benefits.", name=week.name), "ok")
     return redirect(url_for("member_week_console.week_edit", week_id=week.id), code=303)

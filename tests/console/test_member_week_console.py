@@ -41,7 +41,7 @@ def test_a_week_is_scheduled_changed_and_cancelled_from_the_console(console):
     overlapping = console.post("/console/member_week/weeks/new", {
         "name": "Clash", "starts_at": "2031-05-03T00:00", "ends_at": "2031-05-06T00:00", "holdout_percent": "10",
         "audience": "{}", "benefits": "[]"})
-    assert overlapping.status_code == 409 and "May member week" in overlapping.get_data(as_text=True)
+    assert overlapping.status_code == 409 and "“May member week”" in overlapping.get_data(as_text=True)
 
     edit = console.get(f"/console/member_week/weeks/{week_id}/edit").get_data(as_text=True)
     assert 'value="May member week"' in edit and "2031-05-01T00:00" in edit
