@@ -32,7 +32,7 @@ def test_a_worker_killed_half_way_through_a_release_books_nothing_and_the_retry_
     configure(**PROGRAMME)
     friend = join(memberday_client, "Bo Friend", referral_code=referrer["code"])
     report_order(memberday_client, admin, "SHOP-1", friend["id"], "300.00")
-    clock.advance(days=PROGRAMME["hold_days"], seconds=1)
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
     url = memberday_app.config["DATABASE_URL"]
 
     # Hold the referrer's row: the job releases the friend's side, then waits on this lock.
