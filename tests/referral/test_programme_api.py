@@ -86,7 +86,7 @@ def test_funnel_counts_each_step_and_the_viral_coefficient(memberday_app, member
     friends = [join(memberday_client, f"Friend {n}", referral_code=referrer["code"]) for n in range(2)]
     join(memberday_client, "Same device", device_id="device-ada", referral_code=referrer["code"])  # refused
     report_order(memberday_client, admin, "SHOP-1", friends[0]["id"], "99.00")
-    clock.advance(days=PROGRAMME["hold_days"], seconds=1)
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
     run_job(memberday_app, "referral.release_due", clock.now)
 
     response = memberday_client.get("/api/v1/referral/funnel?period=month", headers=admin)

@@ -58,7 +58,7 @@ def test_friend_follows_link_joins_on_landing_page_and_both_are_rewarded_once_by
     run_job_through_worker(memberday_app, memberday_worker, clock.now)
     assert referrals(memberday_app)[0]["status"] == "held"
 
-    clock.advance(days=PROGRAMME["hold_days"], seconds=1)
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
     run_job_through_worker(memberday_app, memberday_worker, clock.now)
     run_job_through_worker(memberday_app, memberday_worker, clock.now)
     assert memberday_worker.failed() == []
@@ -88,7 +88,7 @@ def test_qualifying_order_reported_twice_at_once_and_release_run_twice_at_once_r
     assert sorted(run_concurrently(report, 6)) == [200] * 5 + [201]
     assert points(memberday_client, admin, referrer["id"]) == (0, 200)
 
-    clock.advance(days=PROGRAMME["hold_days"], seconds=1)
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
     results = run_concurrently(lambda _: run_job(memberday_app, "referral.release_due", clock.now), 4)
     assert sum(result["released"] for result in results) == 1
     assert referrals(memberday_app)[0]["status"] == "rewarded"
@@ -128,7 +128,7 @@ def test_refund_during_hold_cancels_referral_reward(memberday_app, memberday_cli
     [referral] = referrals(memberday_app)
     assert (referral["status"], referral["reason"]) == ("reversed", "refunded_during_hold")
 
-    clock.advance(days=PROGRAMME["hold_days"], seconds=1)
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
     assert run_job(memberday_app, "referral.release_due", clock.now) == {"released": 0}
     assert points(memberday_client, admin, referrer["id"]) == (0, 0)
     assert points(memberday_client, admin, friend["id"]) == (0, 0)
@@ -143,7 +143,7 @@ def test_refund_after_release_claws_back_only_when_the_programme_says_so(
     configure(**PROGRAMME, clawback_after_release=clawback)
     friend = join(memberday_client, "Bo Friend", referral_code=referrer["code"])
     report_order(memberday_client, admin, "SHOP-1", friend["id"], "250.00")
-    clock.advance(days=PROGRAMME["hold_days"], seconds=1)
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
     assert run_job(memberday_app, "referral.release_due", clock.now) == {"released": 1}
     assert points(memberday_client, admin, referrer["id"]) == (200, 0)
 
@@ -174,13 +174,13 @@ def test_milestone_bonus_is_booked_once_when_the_count_is_reached(
     configure(**dict(PROGRAMME, qualify_on="signup", hold_days=3),
               milestones=[{"count": 2, "points": 500}, {"count": 5, "points": 2000}])
     join(memberday_client, "Friend 1", referral_code=referrer["code"])
-    clock.advance(days=3, seconds=1)
+    clock.advance(days=3, hours=1)
     run_job(memberday_app, "referral.release_due", clock.now)
     assert points(memberday_client, admin, referrer["id"]) == (200, 0)
 
     join(memberday_client, "Friend 2", referral_code=referrer["code"])
     join(memberday_client, "Friend 3", referral_code=referrer["code"])
-    clock.advance(days=3, seconds=1)
+    clock.advance(days=3, hours=1)
     results = run_concurrently(lambda _: run_job(memberday_app, "referral.release_due", clock.now), 3)
     assert sum(result["released"] for result in results) == 2
     run_job(memberday_app, "referral.release_due", clock.now)
@@ -210,7 +210,7 @@ def test_rewarded_members_are_told_and_see_pending_points_on_their_page(
     sign_in_browser(page, referrer)
     assert "200 more points on their way" in page.get("/me").get_data(as_text=True)
 
-    clock.advance(days=PROGRAMME["hold_days"], seconds=1)
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
     run_job(memberday_app, "referral.release_due", clock.now)
     inbox = memberday_client.get(f"/api/v1/members/{referrer['id']}/notifications",
                                  headers=bearer(referrer["token"])).get_json()["items"]

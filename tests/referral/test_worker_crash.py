@@ -34,7 +34,7 @@ def test_a_worker_killed_half_way_through_a_release_books_nothing_and_the_retry_
     memberday_worker.run()  # with a queue, plugins react to the join and the order on the worker
     report_order(memberday_client, admin, "SHOP-1", friend["id"], "300.00")
     memberday_worker.run()
-    clock.advance(days=PROGRAMME["hold_days"], seconds=1)
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
     url = memberday_app.config["DATABASE_URL"]
 
     # Hold the referrer's row: the job releases the friend's side, then waits on this lock.
