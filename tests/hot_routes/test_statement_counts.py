@@ -81,6 +81,21 @@ def test_order_report(memberday_client, member, count_statements, operator_token
     assert len(sent) <= ORDER_REPORT
 
 
+def test_order_report_with_a_queue_leaves_the_plugins_work_to_the_worker(memberday_client, member, count_statements,
+                                                                          operator_token, memberday_worker):
+    def report(external_id):
+        return memberday_client.post("/api/v1/orders", headers=bearer(operator_token),
+                                     json={"external_id": external_id, "member_id": member["id"], "amount": "10.00"})
+
+    assert report("queued-warm-up").status_code == 201
+    with count_statements() as sent:
+        response = report("queued-counted")
+    assert response.status_code == 201
+    assert len(sent) <= ORDER_REPORT_QUEUED
+    memberday_worker.run()  # the events are delivered by the worker, and only there
+    assert memberday_worker.failed() == []
+
+
 @pytest.fixture
 def share_code(memberday_client, member):
     response = memberday_client.get(f"/api/v1/members/{member['id']}/referral", headers=bearer(member["token"]))
@@ -136,11 +151,13 @@ def test_mall_redemption(memberday_app, memberday_client, operator_token, count_
 #   again), and the page of entries; a first page that is not full needs no estimate. Both run
 #   without a transaction around them (reads_only): no BEGIN, no ROLLBACK.
 POINTS_READ = 2
-# order report: the operator; the order (a retry is answered here); the member; the multiplier
-#   hook in its savepoint (3); under the member lock: the order inserted ON CONFLICT DO NOTHING
-#   (no check before, no savepoint), the member's counters, the lot, the balance, the entry, the
-#   events; then the plugins' event delivery (inline here: no Redis).
-ORDER_REPORT = 24
+# order report: the operator; under the member's lock (the member read once): the multiplier hook
+#   in its savepoint (3), the order inserted ON CONFLICT DO NOTHING (no check before, no
+#   savepoint; a retry is told by the conflict), the member's counters, the lot, the balance,
+#   the entry, the events; then the plugins' event delivery (inline here: no Redis).
+ORDER_REPORT = 22
+# order report with a queue (REDIS_URL): the same up to the events; their delivery is a job.
+ORDER_REPORT_QUEUED = 11
 # share link: nothing; the code is cached in the process and the click joins the process's batch,
 #   written with the others in one transaction (plugins/referral/clicks.py).
 SHARE_LINK = 0
