@@ -102,6 +102,8 @@ def transaction(*, keep_loaded: bool = False) -> Iterator[sa.orm.Session]:
             session.info[_DEPTH] = depth
         return
 
+    if session.info.get(_READS_ONLY) and session.in_transaction():
+        raise RuntimeError("this request said it only reads (reads_only()); it cannot open a transaction()")
     session.info[_DEPTH] = 1
     session.info[_AFTER] = []
     session.info[_LOCAL] = {}
@@ -138,6 +140,26 @@ def run_after_commit(callbacks) -> None:
                 log.exception("could not roll back after a failed after-commit step")
 
 
+_READS_ONLY = "memberday_reads_only"
+
+
+def reads_only() -> None:
+    """This request only reads: run its statements without the transaction around them.
+
+    On PostgreSQL each statement then runs on its own (autocommit), so the request pays for its
+    statements and not for a ``BEGIN`` before them and a ``ROLLBACK`` after -- two round trips
+    of a read that takes one. Under READ COMMITTED every statement sees its own snapshot either
+    way, so a read sees nothing it would not have seen inside a transaction. Call it before the
+    request's first statement; a ``transaction()`` later in the same request is refused, since
+    its writes would not be atomic. Elsewhere (SQLite, a session already in use): nothing changes.
+    """
+    session = db.session()
+    if session.in_transaction() or db.engine.dialect.name != "postgresql":
+        return
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    session.info[_READS_ONLY] = True
+
+
 def in_transaction() -> bool:
     return bool(db.session().info.get(_DEPTH))
 
@@ -172,6 +194,7 @@ def end_session() -> None:
     """End the app context's session; then run what waited for the caller's transaction to end."""
     session = db.session()
     waiting = session.info.pop(_LATER, [])
+    session.info.pop(_READS_ONLY, None)
     db.session.remove()
     run_after_commit(waiting)
     if waiting:

@@ -103,6 +103,7 @@ class Listener:
             try:
                 params = dict(self._cparams, autocommit=True)
                 params.setdefault("application_name", "memberday-plugin-listener")
+                params.setdefault("connect_timeout", 5)
                 connection = self._connect(*self._cargs, **params)
                 connection.execute(f"LISTEN {CHANNEL}")
                 self.live = True

@@ -395,21 +395,27 @@ def create_template(title: str, value=0, channel: str = "any", valid_days: int |
 
 
 def issue_coupon(member_id: int, template_id: int, source: str | None = None,
-                 now: datetime | None = None) -> Coupon:
-    """Issue a coupon from a template; with a ``source``, at most once for that source."""
+                 now: datetime | None = None, *, new_source: bool = False) -> Coupon:
+    """Issue a coupon from a template; with a ``source``, at most once for that source.
+
+    ``new_source``: the caller named the source after a row it just inserted in this
+    transaction, so no coupon can have it yet: it is not looked for (the unique index on
+    sources still refuses a second one).
+    """
     template = db.session.get(CouponTemplate, template_id)
     if template is None:
         raise NotFound(f"Coupon template {template_id} does not exist.")
     with transaction():
         member = lock_member(member_id)
-        if source:
+        if source and not new_source:
             existing = db.session.scalar(select(Coupon).where(Coupon.source == source))
             if existing is not None:
                 return existing
         now = now or utcnow()
         ends = [t for t in (template.valid_until,
                             now + timedelta(days=template.valid_days) if template.valid_days else None) if t]
-        coupon = Coupon(code=new_coupon_code(), template_id=template.id, member_id=member.id, status="issued",
+        # The template itself, not only its id: whoever shows the coupon reads it from memory.
+        coupon = Coupon(code=new_coupon_code(), template=template, member_id=member.id, status="issued",
                         source=source, issued_at=now, expires_at=min(ends) if ends else None)
         db.session.add(coupon)
         db.session.flush()

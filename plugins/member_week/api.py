@@ -184,7 +184,7 @@ def claim(data, week_id):
         from core.rewards.models import Coupon
         from core.rewards.services import coupon_status
 
-        coupon = db.session.get(Coupon, record.coupon_id)
+        coupon = getattr(record, "issued_coupon", None) or db.session.get(Coupon, record.coupon_id)
         body["coupon"] = {"code": coupon.code, "title": coupon.template.title, "status": coupon_status(coupon),
                           "channel": coupon.template.channel,
                           "expires_at": coupon.expires_at.isoformat() if coupon.expires_at else None}

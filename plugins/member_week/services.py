@@ -662,15 +662,21 @@ def claim(week_id: int, member_id: int, benefit_id: int, now: datetime | None = 
         raise Conflict("This benefit is taken in the points mall, at the week's price.", code="mall_item",
                        extra={"item_id": benefit.item_id})
     try:
-        with transaction():
-            record = Claim(week_id=week.id, benefit_id=benefit.id, member_id=member_id, created_at=now)
+        # What the answer shows -- the benefit's kind, the coupon and its template -- does not change
+        # with this commit: it is kept loaded rather than read again.
+        with transaction(keep_loaded=True):
+            record = Claim(week_id=week.id, benefit=benefit, member_id=member_id, created_at=now)
             db.session.add(record)
             db.session.flush()
-            source = PLUGIN.source("claim", record.id)
+            source = PLUGIN.source("claim", record.id)  # the claim just inserted: nothing booked under it yet
             if benefit.kind == "coupon":
-                record.coupon_id = rewards.issue_coupon(member_id, benefit.coupon_template_id, source=source).id
+                coupon = rewards.issue_coupon(member_id, benefit.coupon_template_id, source=source,
+                                              new_source=True)
+                record.coupon_id = coupon.id
+                record.issued_coupon = coupon  # held for the answer (the session holds objects weakly)
             else:
-                rewards.credit(member_id, int(benefit.points), f"Member week: {benefit.title}"[:200], source)
+                rewards.credit(member_id, int(benefit.points), f"Member week: {benefit.title}"[:200], source,
+                               new_source=True)
                 record.points = benefit.points
             _take_stock(benefit)
             _record(week.id, member_id, "claim", now)

@@ -641,12 +641,15 @@ def _decide(scan: Scan, event_id: int, ticket: str | None, registration_id: int 
     source = PLUGIN.source("registration", registration.id, "attendance", registration.checkins_made + 1)
     member = registration.member
     coupon = None
+    # The source names this check-in of a registration locked here (its count goes up with every
+    # one): nothing can be booked under it yet, so the ledger does not look (its unique index still would refuse).
     with in_language(member):
         if event.attendance_points:
             rewards.credit(member.id, int(event.attendance_points),
-                           _("Came to %(title)s", title=event.title)[:200], source)
+                           _("Came to %(title)s", title=event.title)[:200], source, new_source=True)
         if event.attendance_coupon_template_id:
-            coupon = rewards.issue_coupon(member.id, event.attendance_coupon_template_id, source=source + ":coupon")
+            coupon = rewards.issue_coupon(member.id, event.attendance_coupon_template_id, source=source + ":coupon",
+                                          new_source=True)
     registration.checkins_made += 1
     registration.status = "checked_in"
     registration.checked_in_at = scan.scanned_at

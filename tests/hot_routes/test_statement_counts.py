@@ -21,7 +21,7 @@ SHOW = bool(os.environ.get("MEMBERDAY_SHOW_SQL"))
 
 class Counter:
     def __init__(self, engine):
-        self.engine, self.statements = engine, []
+        self.engine, self.statements, self.autocommit = engine, [], []
 
     def __enter__(self):
         event.listen(self.engine, "before_cursor_execute", self._seen)
@@ -36,6 +36,7 @@ class Counter:
 
     def _seen(self, conn, cursor, statement, parameters, context, executemany):
         self.statements.append(statement)
+        self.autocommit.append(conn.connection.driver_connection.autocommit)
 
     def __len__(self):
         return len(self.statements)
@@ -65,6 +66,7 @@ def test_points_read(memberday_client, member, count_statements, operator_token)
         response = memberday_client.get(url, headers=headers)
     assert response.status_code == 200 and len(response.get_json()["items"]) == 3
     assert len(sent) <= POINTS_READ
+    assert all(sent.autocommit)  # no BEGIN before them, no ROLLBACK after: one round trip each
 
 
 def test_order_report(memberday_client, member, count_statements, operator_token):
@@ -77,6 +79,21 @@ def test_order_report(memberday_client, member, count_statements, operator_token
         response = report("counted")
     assert response.status_code == 201
     assert len(sent) <= ORDER_REPORT
+
+
+def test_order_report_with_a_queue_leaves_the_plugins_work_to_the_worker(memberday_client, member, count_statements,
+                                                                          operator_token, memberday_worker):
+    def report(external_id):
+        return memberday_client.post("/api/v1/orders", headers=bearer(operator_token),
+                                     json={"external_id": external_id, "member_id": member["id"], "amount": "10.00"})
+
+    assert report("queued-warm-up").status_code == 201
+    with count_statements() as sent:
+        response = report("queued-counted")
+    assert response.status_code == 201
+    assert len(sent) <= ORDER_REPORT_QUEUED
+    memberday_worker.run()  # the events are delivered by the worker, and only there
+    assert memberday_worker.failed() == []
 
 
 @pytest.fixture
@@ -131,13 +148,16 @@ def test_mall_redemption(memberday_app, memberday_client, operator_token, count_
 # writing the reason here).
 #
 # points read: the member behind the token (kept for the request, so the view does not read it
-#   again), and the page of entries; a first page that is not full needs no estimate.
+#   again), and the page of entries; a first page that is not full needs no estimate. Both run
+#   without a transaction around them (reads_only): no BEGIN, no ROLLBACK.
 POINTS_READ = 2
-# order report: the operator; the order (a retry is answered here); the member; the multiplier
-#   hook in its savepoint (3); under the member lock: the order inserted ON CONFLICT DO NOTHING
-#   (no check before, no savepoint), the member's counters, the lot, the balance, the entry, the
-#   events; then the plugins' event delivery (inline here: no Redis).
-ORDER_REPORT = 24
+# order report: the operator; under the member's lock (the member read once): the multiplier hook
+#   in its savepoint (3), the order inserted ON CONFLICT DO NOTHING (no check before, no
+#   savepoint; a retry is told by the conflict), the member's counters, the lot, the balance,
+#   the entry, the events; then the plugins' event delivery (inline here: no Redis).
+ORDER_REPORT = 22
+# order report with a queue (REDIS_URL): the same up to the events; their delivery is a job.
+ORDER_REPORT_QUEUED = 11
 # share link: nothing; the code is cached in the process and the click joins the process's batch,
 #   written with the others in one transaction (plugins/referral/clicks.py).
 SHARE_LINK = 0
@@ -149,3 +169,17 @@ QR_304 = 0
 #   redemption, the due-to-expire and spendable lots (2), balance, entry, allocation, lot, the
 #   stock's conditional UPDATE ... RETURNING (what the response shows), the stored answer.
 MALL_REDEMPTION = 16
+
+
+def test_a_request_that_said_it_only_reads_cannot_open_a_transaction(memberday_app):
+    from core.database import reads_only, transaction
+    from core.extensions import db
+    from core.members.models import Member
+
+    with memberday_app.test_request_context("/"):
+        reads_only()
+        db.session.scalar(db.select(Member.id).limit(1))
+        with pytest.raises(RuntimeError):
+            with transaction():
+                pass
+        db.session.remove()
