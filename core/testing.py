@@ -482,11 +482,22 @@ class LiveServer:
             env["REDIS_URL"] = app.config["REDIS_URL"]
         env.update(extra_env or {})
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+        import tempfile
+
+        self._log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
             [gunicorn, "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
              *args, "core:create_app()"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            # stderr to a file, not a pipe: nobody reads a pipe while the test runs, and a worker
+            # logging into a full one would hang in the middle of a request.
+            env=env, stdout=subprocess.DEVNULL, stderr=self._log, text=True, start_new_session=True)
         self._wait_until_up()
+
+    def log(self) -> str:
+        """What gunicorn and the app wrote to stderr so far."""
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read()
 
     def _wait_until_up(self, timeout: float = 30) -> None:
         import time
@@ -495,7 +506,7 @@ class LiveServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.process.stderr.read()}")
+                raise RuntimeError(f"gunicorn exited: {self.log()}")
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
                     if response.status == 200:
@@ -523,12 +534,20 @@ class LiveServer:
             return None, None
 
     def stop(self) -> None:
+        import signal
+
         if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                pass
+        try:  # the workers too, should the master have gone first
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        self._log.close()
 
 
 @pytest.fixture

@@ -72,6 +72,15 @@ def frozen(value):
     return value
 
 
+def thawed(value):
+    """Plain, JSON-ready data again from ``frozen`` settings: dicts and lists, all the way down."""
+    if isinstance(value, (dict, MappingProxyType)):
+        return {key: thawed(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [thawed(item) for item in value]
+    return value
+
+
 @dataclass(frozen=True)
 class RuntimeState:
     version: int = -1
