@@ -308,7 +308,7 @@ def due_lots(now: datetime, after: tuple | None = None, batch: int = 500):
     return query
 
 
-def expire_due_lots(now: datetime | None = None, batch: int = 500) -> int:
+def expire_due_lots(now: datetime | None = None, batch: int = 2000) -> int:
     """Expire every lot past its date, each exactly once (the periodic expiry job); returns how many.
 
     Due lots are found along the (status, expires_at, id) index, a batch at a time from where the
