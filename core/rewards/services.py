@@ -243,7 +243,8 @@ def _expire_lots_of(member_ids: list[int], now: datetime) -> int:
     db.session.execute(insert(PointsEntry).from_select(
         ["member_id", "kind", "points", "pending_points", "reason", "source", "lot_id", "expires_at", "created_at"],
         select(PointsLot.member_id, literal("expiry"), -PointsLot.remaining, literal(0), literal("Points expired"),
-               PointsLot.source + literal(":expiry"), PointsLot.id, PointsLot.expires_at, literal(now, UTCDateTime))
+               PointsLot.source + literal(":expiry"), PointsLot.id, PointsLot.expires_at,
+               literal(utcnow(), UTCDateTime))  # booked now, whatever moment the job judged due by
         .where(due, PointsLot.remaining > 0).order_by(PointsLot.member_id, PointsLot.id)))
     lost = (select(PointsLot.member_id, func.sum(PointsLot.remaining).label("points"))
             .where(due, PointsLot.remaining > 0).group_by(PointsLot.member_id).subquery())
@@ -273,7 +274,7 @@ def _tell_listeners(kind: str, lot_ids: list[int]) -> None:
         emit("memberday_points_changed", member=db.session.get(Member, entry.member_id), entry=entry)
 
 
-def release_many(sources: list[str], reason: str, now: datetime | None = None) -> int:
+def release_many(sources: list[str], reason: str) -> int:
     """Make the held lots booked as ``sources`` spendable, in three set statements; returns how many.
 
     The caller holds the row locks of every member these lots belong to (in id order). Lots not
@@ -281,7 +282,6 @@ def release_many(sources: list[str], reason: str, now: datetime | None = None) -
     """
     if not sources:
         return 0
-    now = now or utcnow()
     held = and_(PointsLot.source.in_(sources), PointsLot.status == "pending")
     listeners = current_host().implementers("memberday_points_changed")
     lot_ids = list(db.session.scalars(select(PointsLot.id).where(held))) if listeners else []
@@ -289,7 +289,7 @@ def release_many(sources: list[str], reason: str, now: datetime | None = None) -
         ["member_id", "kind", "points", "pending_points", "reason", "source", "lot_id", "expires_at", "created_at"],
         select(PointsLot.member_id, literal("release"), PointsLot.remaining, -PointsLot.remaining,
                literal(reason[:200]), PointsLot.source + literal(":release"), PointsLot.id, PointsLot.expires_at,
-               literal(now, UTCDateTime))
+               literal(utcnow(), UTCDateTime))
         .where(held).order_by(PointsLot.member_id, PointsLot.id)))
     moved = (select(PointsLot.member_id, func.sum(PointsLot.remaining).label("points"))
              .where(held).group_by(PointsLot.member_id).subquery())
@@ -328,7 +328,7 @@ def due_lots(now: datetime, after: tuple | None = None, batch: int = 500):
     return query
 
 
-def expire_due_lots(now: datetime | None = None, batch: int = 500) -> int:
+def expire_due_lots(now: datetime | None = None, batch: int = 2000) -> int:
     """Expire every lot past its date, each exactly once (the periodic expiry job); returns how many.
 
     Due lots are found along the (status, expires_at, id) index, a batch at a time from where the

@@ -406,7 +406,7 @@ def release_batch(now: datetime | None = None, batch: int = 200) -> tuple[int, i
         if not releasing:
             return 0, len(referrals)
         ledger.release_many([_side_source(r.id, side) for r in releasing for side in ("referee", "referrer")],
-                            "Referral reward released", now)
+                            "Referral reward released")
         templates = {}
         for side, key in (("referee", "referee_coupon_template_id"), ("referrer", "referrer_coupon_template_id")):
             template_id = cfg.get(key)
