@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from conftest import ConsoleClient
+from console_client import ConsoleClient
 
 CONSOLE = Path(__file__).resolve().parents[2] / "core" / "console"
 HTML_LANG = re.compile(r'<html lang="([^"]+)"')
