@@ -83,6 +83,16 @@ def test_an_operator_signs_in_on_a_phone_switches_a_plugin_off_and_on(phone, adm
     assert plugin_enabled(memberday_app, "referral")
     assert page.locator("nav.menu a[href='/console/referral/']").count() == 1
 
+    # A setting through the form generated from the plugin's schema: a bad value is marked, nothing saved.
+    page.goto("/console/plugins/member_week")
+    page.fill("#f-length_days", "99")
+    page.locator("main form button[type=submit]").click()
+    assert page.locator("[data-field=length_days] .field-error").count() == 1
+    with memberday_app.app_context():
+        from core.plugins.host import plugin_settings
+
+        assert plugin_settings("member_week")["length_days"] == 7
+
     # The language menu in the header: English at once, and kept on the next page.
     page.select_option("header select[name=locale]", "en")
     page.wait_for_function("document.documentElement.lang === 'en'")

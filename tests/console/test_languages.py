@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from conftest import ConsoleClient
+from console_client import ConsoleClient
 
 CONSOLE = Path(__file__).resolve().parents[2] / "core" / "console"
 HTML_LANG = re.compile(r'<html lang="([^"]+)"')
 # What may stay in Latin letters on a Chinese page: the brand, the language menu, names of formats.
-ALLOWED = {"Memberday", "Coffee", "English", "API", "QR", "CSV", "JSON", "K", "PNG", "SVG", "ZIP"}
+ALLOWED = {"Memberday", "Coffee", "English", "API", "QR", "CSV", "JSON", "K", "PNG", "SVG", "ZIP", "ID"}
 CORE_PAGES = ["/console/", "/console/members", "/console/members/audiences", "/console/orders", "/console/coupons",
               "/console/plugins", "/console/operators", "/console/account", "/console/scan"]
 PLUGINS = ("referral", "points_mall", "offline_events", "member_week")

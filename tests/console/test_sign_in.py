@@ -7,7 +7,7 @@ import re
 import pytest
 
 from core.testing import bearer
-from conftest import PASSWORD, ConsoleClient
+from console_client import PASSWORD, ConsoleClient
 
 ERROR = re.compile(r'<p class="error" role="alert">([^<]+)</p>')
 
