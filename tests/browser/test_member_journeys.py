@@ -12,6 +12,7 @@ LANGUAGES = {"zh-TW": "zh-Hant", "zh-CN": "zh-Hans", "en": "en"}
 # What the brand's operators would have named things, in the members' language.
 ITEMS = {"zh-CN": ("免费拿铁", "帆布袋"), "en": ("Free latte", "Tote bag")}
 COOKIE = {"zh-TW": "免費餅乾", "zh-CN": "免费饼干", "en": "Free cookie"}
+GIFT = {"zh-TW": "歡迎禮", "zh-CN": "欢迎礼", "en": "Welcome gift"}
 # The page's own form button (every page also has the language switcher's buttons).
 SUBMIT = "form button[type=submit]:not([name=locale])"
 
@@ -99,6 +100,7 @@ def test_coupons_show_a_qr_code_and_a_barcode_for_the_till(locale, phone, member
     with memberday_app.app_context():
         template = rewards.create_template(COOKIE[locale], channel="any", valid_days=30)
         coupon = rewards.issue_coupon(member["id"], template.id).code
+        rewards.credit(member["id"], 1200, GIFT[locale], "test:welcome")
     page = phone(locale)
     page.goto("/me/login")
     page.fill("#phone", member["phone"])
@@ -113,4 +115,5 @@ def test_coupons_show_a_qr_code_and_a_barcode_for_the_till(locale, phone, member
         assert image.get_attribute("alt")
     screenshot(page, f"coupons-{LANGUAGES[locale]}")
     page.goto("/me/points")
+    assert GIFT[locale] in page.content()
     screenshot(page, f"points-{LANGUAGES[locale]}")
