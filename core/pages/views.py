@@ -105,6 +105,12 @@ def home():
 # ---------------------------------------------------------------- joining and signing in
 
 
+def retry_after(exc: AppError) -> dict:
+    """A rate-limited form says when to try again, as the API does."""
+    seconds = exc.extra.get("retry_after") if exc.status == 429 else None
+    return {"Retry-After": str(seconds)} if seconds else {}
+
+
 def send_code_to(phone: str) -> None:
     """Send a sign-in code to ``phone`` (normalised), counted per client and per phone."""
     check("one_time_code", f"addr:{request.remote_addr or 'unknown'}")
@@ -155,21 +161,21 @@ def _create(name, *, phone, openid, email, consent, context, device_id) -> Membe
 @limit("join", methods=["POST"])
 def join():
     """Join: a name and a phone, verified by a code (or an identity proved just before)."""
-    error, status = None, 200
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         try:
             return begin_join(request.form, context={})
         except AppError as exc:
-            error, status = exc.message, exc.status
+            error, status, headers = exc.message, exc.status, retry_after(exc)
     return render_template("join.html", error=error, verified_phone=_proved("verified_phone"),
-                           wechat=bool(_proved("wechat_openid")), wechat_sign_in=wechat_configured()), status
+                           wechat=bool(_proved("wechat_openid")), wechat_sign_in=wechat_configured()), status, headers
 
 
 @blp.route("/me/login", methods=["GET", "POST"])
 @limit("one_time_code", methods=["POST"])
 def login():
     """Sign in: the member's phone, to which a code is sent."""
-    error, status = None, 200
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         try:
             phone = members.normalise_phone((request.form.get("phone") or "").strip() or None)
@@ -179,8 +185,8 @@ def login():
             send_code_to(phone)
             return redirect(url_for("pages.enter_code"), code=303)
         except AppError as exc:
-            error, status = exc.message, exc.status
-    return render_template("login.html", error=error, wechat_sign_in=wechat_configured()), status
+            error, status, headers = exc.message, exc.status, retry_after(exc)
+    return render_template("login.html", error=error, wechat_sign_in=wechat_configured()), status, headers
 
 
 @blp.route("/me/login/code", methods=["GET", "POST"])

@@ -9,12 +9,18 @@ import pytest
 from core.testing import bearer, last_code, new_phone
 
 LANGUAGES = {"zh-TW": "zh-Hant", "zh-CN": "zh-Hans", "en": "en"}
+# What the brand's operators would have named things, in the members' language.
+ITEMS = {"zh-CN": ("免费拿铁", "帆布袋"), "en": ("Free latte", "Tote bag")}
+COOKIE = {"zh-TW": "免費餅乾", "zh-CN": "免费饼干", "en": "Free cookie"}
+GIFT = {"zh-TW": "歡迎禮", "zh-CN": "欢迎礼", "en": "Welcome gift"}
+# The page's own form button (every page also has the language switcher's buttons).
+SUBMIT = "form button[type=submit]:not([name=locale])"
 
 
 def enter_code(page, phone_number):
     page.wait_for_url(re.compile(r"/me/login/code$"))
     page.fill("#code", last_code(phone_number))
-    page.locator("form button[type=submit]").click()
+    page.locator(SUBMIT).click()
     page.wait_for_url(re.compile(r"/me$"))
 
 
@@ -30,7 +36,7 @@ def test_a_friend_follows_a_share_link_joins_with_a_phone_code_and_lands_on_thei
     number = new_phone()
     page.get_by_label(re.compile("名字|姓名|Your name")).fill("Bo")
     page.fill("#phone", number)
-    page.locator("form button[type=submit]").click()
+    page.locator(SUBMIT).click()
     page.wait_for_url(re.compile(r"/me/login/code$"))
     screenshot(page, "code-zh-Hant")
     enter_code(page, number)
@@ -44,14 +50,14 @@ def test_a_member_signs_out_and_back_in_with_a_code(phone, member, screenshot):
     page.goto("/me/login")
     screenshot(page, "login-en")
     page.fill("#phone", member["phone"])
-    page.locator("form button[type=submit]").click()
+    page.locator(SUBMIT).click()
     enter_code(page, member["phone"])
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(r"/$"))
     page.goto("/me")
     assert page.url.endswith("/me/login")  # signed out on the server
     page.fill("#phone", member["phone"])
-    page.locator("form button[type=submit]").click()
+    page.locator(SUBMIT).click()
     enter_code(page, member["phone"])
     assert "Test Member" in page.locator("h1").inner_text()
 
@@ -62,13 +68,14 @@ def test_a_member_redeems_a_mall_item_after_confirming_and_sees_the_voucher(
     admin = bearer(operator_token)
     assert memberday_client.post(f"/api/v1/members/{member['id']}/points", headers=admin,
                                  json={"points": 500, "reason": "Welcome gift"}).status_code == 201
+    latte, bag = ITEMS[locale]
     item = memberday_client.post("/api/v1/mall/items", headers=admin, json={
-        "name": "Free latte", "points_cost": 120, "voucher_codes": ["LATTE-7Q2M"]}).get_json()
-    memberday_client.post("/api/v1/mall/items", headers=admin, json={"name": "Tote bag", "points_cost": 900})
+        "name": latte, "points_cost": 120, "voucher_codes": ["LATTE-7Q2M"]}).get_json()
+    memberday_client.post("/api/v1/mall/items", headers=admin, json={"name": bag, "points_cost": 900})
     page = phone(locale)
     page.goto("/me/login")
     page.fill("#phone", member["phone"])
-    page.locator("form button[type=submit]").click()
+    page.locator(SUBMIT).click()
     enter_code(page, member["phone"])
     language = LANGUAGES[locale]
     screenshot(page, f"me-{language}")
@@ -78,7 +85,7 @@ def test_a_member_redeems_a_mall_item_after_confirming_and_sees_the_voucher(
     page.locator(f"a[href='/me/mall/{item['id']}']").click()
     page.wait_for_url(re.compile(rf"/me/mall/{item['id']}$"))
     screenshot(page, f"mall-confirm-{language}")
-    page.locator("form button[type=submit]").click()
+    page.locator(SUBMIT).click()
     page.wait_for_url(re.compile(r"/me/mall/vouchers/\d+$"))
     assert "LATTE-7Q2M" in page.content()
     screenshot(page, f"voucher-{language}")
@@ -91,12 +98,13 @@ def test_coupons_show_a_qr_code_and_a_barcode_for_the_till(locale, phone, member
     from core.rewards import services as rewards
 
     with memberday_app.app_context():
-        template = rewards.create_template("Free cookie", channel="any", valid_days=30)
+        template = rewards.create_template(COOKIE[locale], channel="any", valid_days=30)
         coupon = rewards.issue_coupon(member["id"], template.id).code
+        rewards.credit(member["id"], 1200, GIFT[locale], "test:welcome")
     page = phone(locale)
     page.goto("/me/login")
     page.fill("#phone", member["phone"])
-    page.locator("form button[type=submit]").click()
+    page.locator(SUBMIT).click()
     enter_code(page, member["phone"])
     page.goto("/me/coupons")
     assert page.get_attribute("html", "lang") == LANGUAGES[locale]
@@ -107,4 +115,5 @@ def test_coupons_show_a_qr_code_and_a_barcode_for_the_till(locale, phone, member
         assert image.get_attribute("alt")
     screenshot(page, f"coupons-{LANGUAGES[locale]}")
     page.goto("/me/points")
+    assert GIFT[locale] in page.content()
     screenshot(page, f"points-{LANGUAGES[locale]}")

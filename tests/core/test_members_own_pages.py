@@ -95,3 +95,14 @@ def test_every_member_page_is_light_and_every_field_has_a_label(memberday_app, m
             assert field_id and f'for="{field_id.group(1)}"' in html, (path, field)
         for image in re.findall(r"<img[^>]*>", html):
             assert re.search(r'alt="[^"]+"', image), (path, image)
+
+
+def test_the_member_pages_say_the_browsers_language(memberday_app, member):
+    for header, lang in (("zh-TW", "zh-Hant"), ("zh-CN", "zh-Hans"), ("en", "en")):
+        client = memberday_app.test_client()
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = header
+        pages = [client.get(path) for path in ("/join", "/me/login")]
+        sign_in_browser(client, member)
+        pages += [client.get(path) for path in ("/me", "/me/coupons", "/me/points", "/me/mall")]
+        for page in pages:
+            assert f'<html lang="{lang}">' in page.get_data(as_text=True), (header, page.request.path)
