@@ -96,6 +96,7 @@ def _tune_engine(app: Flask) -> None:
 def _register_core(app: Flask, api: Api, jobs: JobRegistry) -> None:
     from core.events import services as events
     from core.idempotency import purge_old_keys
+    from core.language import blp as language
     from core.members.api import audiences
     from core.members.api import blp as members
     from core.messaging.api import blp as messages
@@ -112,6 +113,7 @@ def _register_core(app: Flask, api: Api, jobs: JobRegistry) -> None:
         api.register_blueprint(blueprint)
     app.register_blueprint(wechat)
     app.register_blueprint(pages)
+    app.register_blueprint(language)
 
     jobs.add("core.deliver_notification", notifications.deliver)
     jobs.add("core.expire_due", rewards.expire_due)

@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from core.errors import AppError
 from core.extensions import db
+from core.i18n import _
 from core.members import services as members
 from core.members.models import Member
 from core.pages.views import sign_in, signed_in_member
 from plugins.offline_events import services
-from plugins.offline_events.i18n import _
 from plugins.offline_events.models import Registration
 
 pages = Blueprint("offline_events_pages", __name__)

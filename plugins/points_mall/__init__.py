@@ -9,6 +9,7 @@ some members through ``memberday_mall_offers``, a hook the mall declares itself
 """
 from pathlib import Path
 
+from core.i18n import _
 from core.plugins import PageSection, PluginInfo, hookimpl
 from plugins.points_mall import models  # noqa: F401  (the tables join the metadata for migrations)
 from plugins.points_mall.schemas import MallSettingsSchema
@@ -62,10 +63,15 @@ def memberday_template_folders():
 
 
 @hookimpl
+def memberday_translations():
+    return str(HERE / "translations")
+
+
+@hookimpl
 def memberday_member_page_sections(member):
     from plugins.points_mall.views import member_section
 
-    return [PageSection("Points mall", member_section(member))]
+    return [PageSection(_("Points mall"), member_section(member))]
 
 
 @hookimpl

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from core.i18n import _
 from core.plugins import PageSection, PeriodicJob, PluginInfo, hookimpl
 from plugins.referral import models  # noqa: F401  (the tables join the metadata when the plugin loads)
 from plugins.referral.schemas import ReferralSettingsSchema
@@ -67,6 +68,11 @@ def memberday_template_folders():
 
 
 @hookimpl
+def memberday_translations():
+    return str(HERE / "translations")
+
+
+@hookimpl
 def memberday_member_created(member, context):
     from plugins.referral import services
 
@@ -94,7 +100,7 @@ def memberday_member_page_sections(member):
     from plugins.referral import services
 
     info = services.member_referral(member.id)
-    return [PageSection("Invite friends", Markup(render_template("referral/section.html", referral=info,
+    return [PageSection(_("Invite friends"), Markup(render_template("referral/section.html", referral=info,
                                                                  settings=services.settings())))]
 
 

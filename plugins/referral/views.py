@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from core.errors import AppError, NotFound
 from core.extensions import db
+from core.i18n import _
 from core.members import services as members
 from core.members.models import Member
 from core.pages.views import sign_in
@@ -89,14 +90,14 @@ def join(code):
         phone = (form.get("phone") or "").strip() or None
         email = (form.get("email") or "").strip()[:254] or None
         if not name:
-            error, status = "Please tell us your name.", 400
+            error, status = _("Please tell us your name."), 400
         else:
             try:
-                member, _ = members.create_member(
+                member, _created = members.create_member(
                     name, phone=phone, email=email, device_id=device, marketing_consent=bool(form.get("consent")),
                     context={"referral_code": found.code, "channel": "web"})
             except AppError as exc:
-                error, status = exc.message, exc.status
+                error, status = exc.translated(), exc.status
                 if exc.code == "member_exists":
                     already_member = True
                     _record_existing_member(found, phone, email)
@@ -127,4 +128,4 @@ def _record_existing_member(code, phone, email) -> None:
 
 def _first_name(name: str) -> str:
     # A share page is public: the friend sees who invited them, not their full name.
-    return (name or "").split()[0] if (name or "").split() else "A friend"
+    return (name or "").split()[0] if (name or "").split() else _("A friend")

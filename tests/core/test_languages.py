@@ -1,0 +1,161 @@
+"""Pages, the switcher and error messages in the member's language."""
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from core.testing import bearer, csrf_token, make_app, sign_in_browser
+
+BRAND = "晨光咖啡"
+
+
+class _Text(HTMLParser):
+    """The words a reader sees: text and the labels a screen reader reads, outside <style>, <script>
+    and elements marked as another language (``lang="en"`` on the switcher's "English")."""
+
+    VOID = {"meta", "link", "input", "br", "img", "hr", "source"}
+
+    def __init__(self, lang):
+        super().__init__()
+        self.lang, self.stack, self.words = lang, [], []
+
+    def _hidden(self):
+        return any(tag in ("style", "script") or (lang and lang != self.lang) for tag, lang in self.stack)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "html":
+            return
+        if tag not in self.VOID:
+            self.stack.append((tag, attrs.get("lang")))
+        if not self._hidden() and not (tag not in self.VOID and attrs.get("lang") not in (None, self.lang)):
+            for name in ("placeholder", "aria-label", "alt", "title"):
+                if attrs.get(name):
+                    self.words.append(attrs[name])
+
+    def handle_endtag(self, tag):
+        for index in range(len(self.stack) - 1, -1, -1):
+            if self.stack[index][0] == tag:
+                del self.stack[index:]
+                break
+
+    def handle_data(self, data):
+        if not self._hidden():
+            self.words.append(data)
+
+
+def english_words(html: str, lang: str = "zh-Hant", allowed=()) -> list:
+    parser = _Text(lang)
+    parser.feed(html)
+    text = " ".join(parser.words)
+    return [word for word in re.findall(r"[A-Za-z]{2,}", text) if word not in allowed]
+
+
+@pytest.fixture
+def brand_app(memberday_database_url):
+    """The brand's own settings: a Chinese name, Traditional Chinese by default."""
+    from core.testing import empty_tables
+
+    app = make_app(memberday_database_url, BRAND_NAME=BRAND, BRAND_LOCALE="zh-Hant")
+    yield app
+    empty_tables(app)
+
+
+def test_home_in_traditional_chinese_has_no_english(brand_app):
+    page = brand_app.test_client().get("/", headers={"Accept-Language": "zh-TW,zh;q=0.9"})
+    html = page.get_data(as_text=True)
+    assert '<html lang="zh-Hant">' in html
+    assert f"歡迎來到{BRAND}" in html and "立即加入" in html
+    assert english_words(html) == []
+
+
+def test_home_in_simplified_chinese(brand_app):
+    html = brand_app.test_client().get("/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in html
+    assert f"欢迎来到{BRAND}" in html and "登录" in html
+    assert english_words(html, "zh-Hans") == []
+
+
+def test_home_in_english(brand_app):
+    html = brand_app.test_client().get("/", headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
+    assert '<html lang="en">' in html and "Join now" in html
+
+
+def test_no_header_gets_the_brand_language(brand_app):
+    html = brand_app.test_client().get("/").get_data(as_text=True)
+    assert '<html lang="zh-Hant">' in html and "立即加入" in html
+
+
+@pytest.mark.parametrize("path, status", [("/no-such-page", 404)])
+def test_error_pages_in_chinese(brand_app, path, status):
+    response = brand_app.test_client().get(path, headers={"Accept-Language": "zh-TW", "Accept": "text/html"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == status
+    assert "找不到這個頁面" in html and "回到首頁" in html
+    assert english_words(html) == []
+
+
+def test_the_switcher_is_on_every_page_and_marks_the_current_language(brand_app):
+    html = brand_app.test_client().get("/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'action="/language"' in html and 'name="csrf_token"' in html
+    assert re.search(r'value="zh-Hans" lang="zh-Hans" aria-current="true">简体中文', html)
+    assert re.search(r'value="zh-Hant" lang="zh-Hant">繁體中文', html)
+    assert re.search(r'value="en" lang="en">English', html)
+
+
+def test_a_visitors_choice_sticks_over_the_browser_header(brand_app):
+    client = brand_app.test_client()
+    response = client.post("/language", data={"csrf_token": csrf_token(client, "/"), "locale": "en",
+                                              "next": "/?from=switcher"},
+                           headers={"Accept-Language": "zh-TW"})
+    assert response.status_code == 303 and response.headers["Location"] == "/?from=switcher"
+    for _ in range(2):
+        html = client.get("/", headers={"Accept-Language": "zh-TW"}).get_data(as_text=True)
+        assert '<html lang="en">' in html and "Join now" in html
+
+
+def test_a_signed_in_members_choice_is_saved_and_wins_over_the_header(memberday_app, memberday_client, member):
+    sign_in_browser(memberday_client, member)
+    response = memberday_client.post("/language", data={
+        "csrf_token": csrf_token(memberday_client, "/"), "locale": "zh-Hans", "next": "/me"})
+    assert response.status_code == 303 and response.headers["Location"] == "/me"
+    got = memberday_client.get(f"/api/v1/members/{member['id']}", headers=bearer(member["token"])).get_json()
+    assert got["locale"] == "zh-Hans"
+    # A fresh browser, signed in as the same member, with a Traditional-Chinese browser: the saved choice wins.
+    other = memberday_app.test_client()
+    sign_in_browser(other, member)
+    html = other.get("/", headers={"Accept-Language": "zh-TW"}).get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in html
+
+
+@pytest.mark.parametrize("locale", ["fr", "", "zh", "zh-Hant-TW", "../../etc", "x" * 200])
+def test_the_switcher_refuses_unknown_languages(memberday_client, locale):
+    response = memberday_client.post("/language", data={
+        "csrf_token": csrf_token(memberday_client, "/"), "locale": locale, "next": "/"})
+    assert response.status_code == 400
+
+
+def test_the_switcher_needs_its_csrf_token(memberday_client):
+    response = memberday_client.post("/language", data={"locale": "en", "next": "/"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "csrf_failed"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)",
+                                    "evil.example", "/\r\nSet-Cookie:x=1"])
+def test_the_switcher_goes_back_only_to_our_own_pages(memberday_client, target):
+    response = memberday_client.post("/language", data={
+        "csrf_token": csrf_token(memberday_client, "/"), "locale": "en", "next": target})
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+
+
+def test_api_error_message_in_the_requests_language(memberday_client, member):
+    response = memberday_client.get("/api/v1/members/999999999", headers={
+        **bearer(member["token"]), "Accept-Language": "zh-TW"})
+    assert response.status_code == 403
+    body = response.get_json()["error"]
+    assert body["code"] == "forbidden" and re.search(r"[\u4e00-\u9fff]", body["message"]), body
+    unknown = memberday_client.get("/api/v1/nothing-here", headers={"Accept-Language": "zh-CN"}).get_json()["error"]
+    assert unknown == {"code": "not_found", "message": "找不到。"}
+    english = memberday_client.get("/api/v1/nothing-here", headers={"Accept-Language": "en"}).get_json()["error"]
+    assert english == {"code": "not_found", "message": "Not found."}
