@@ -218,7 +218,11 @@ def plugins_list():
         line = f"{state} {row['id']:<18} {row['version']:<10} {row['status']:<12} {row['name']}"
         if row["error"]:
             line += f"  ({row['error']})"
+        if row["keywords"]:
+            line += f"  keywords: {', '.join(row['keywords'])}"
         click.echo(line)
+        for clash in row["keyword_clashes"]:
+            click.echo(f"    keyword clash: {clash}")
 
 
 def _change(plugin_id, enabled):

@@ -125,6 +125,7 @@ ERROR_CODES: dict[str, int] = {
     "member_exists": 409, "operator_exists": 409, "order_member_mismatch": 409, "already_refunded": 409,
     "insufficient_points": 409, "already_redeemed": 409, "expired": 409, "void": 409, "wrong_channel": 409,
     "idempotency_key_reused": 409, "plugin_unusable": 409, "dependency_disabled": 409, "required_by": 409,
+    "keyword_taken": 409,
 }
 
 #: Codes any endpoint may answer: about the request, not the endpoint's rules (a plugin that is off answers 404).

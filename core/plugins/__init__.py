@@ -22,6 +22,9 @@ class PluginInfo:
     depends_on: tuple[str, ...] = ()
     settings_schema: Any = None  # a marshmallow Schema class; fields with metadata secret=True are write-only
     enabled_by_default: bool = True
+    # Keywords the plugin answers whenever it is on (core.messaging.keywords); a campaign's own
+    # keywords are claimed when it is saved instead.
+    keywords: tuple[str, ...] = ()
 
     # Names derived from the id, so that a plugin writes its id once (``PLUGIN.table("gifts")``).
 

@@ -30,7 +30,7 @@ def get_plugin(plugin_id):
 
 
 @blp.route("/<string:plugin_id>", methods=["PATCH"])
-@errors("forbidden", "plugin_unusable", "dependency_disabled", "required_by")
+@errors("forbidden", "plugin_unusable", "dependency_disabled", "required_by", "keyword_taken")
 @blp.arguments(PluginUpdateSchema)
 @blp.response(200, PluginSchema)
 def update_plugin(data, plugin_id):

@@ -298,13 +298,18 @@ class PluginHost:
             results.extend((plugin_id, answer) for answer in answers)
         return results
 
-    def first_result(self, hookname: str, **kwargs) -> tuple[str, Any] | tuple[None, None]:
+    def first_result(self, hookname: str, *, only_plugins: Iterable[str] | None = None,
+                     **kwargs) -> tuple[str, Any] | tuple[None, None]:
         """A ``firstresult`` hook: ask enabled plugins in pluggy's order; the first non-None answer wins.
 
         As in pluggy, no plugin after the one that answered is called. Unlike
         pluggy, a plugin that raises is counted as a failure and the next is asked.
+        ``only_plugins`` narrows the plugins asked (those of them that are on).
         """
-        for plugin_id, caller in self._callers_of(hookname, kwargs, self.state().enabled, firstresult=True):
+        enabled = self.state().enabled
+        if only_plugins is not None:
+            enabled = [plugin_id for plugin_id in only_plugins if plugin_id in enabled]
+        for plugin_id, caller in self._callers_of(hookname, kwargs, enabled, firstresult=True):
             try:
                 result = self._call(caller, kwargs)
             except Exception as exc:

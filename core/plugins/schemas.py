@@ -25,6 +25,10 @@ class PluginSchema(BaseSchema):
     consecutive_failures = fields.Integer()
     failures_total = fields.Integer()
     disabled_reason = fields.String(allow_none=True)
+    keywords = fields.List(fields.String(), metadata={
+        "description": "keywords the plugin answers: declared ones and its campaigns' live claims"})
+    keyword_clashes = fields.List(fields.String(), metadata={
+        "description": "why switching it on would be refused with keyword_taken (empty: no clash)"})
 
 
 class PluginListSchema(BaseSchema):

@@ -11,6 +11,7 @@ from core.database import transaction, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.extensions import db
 from core.i18n import _
+from core.messaging import keywords
 from core.plugins import state as plugin_state
 from core.plugins.host import current_host
 from core.plugins.models import PluginAudit, PluginState
@@ -41,6 +42,10 @@ def set_enabled(plugin_id: str, enabled: bool, actor: str) -> None:
         if missing:
             raise Conflict(_("Plugin %(id)s needs %(others)s switched on first.", id=plugin_id, others=", ".join(missing)),
                            code="dependency_disabled", extra={"dependencies": missing})
+        if plugin_id not in state.enabled:
+            clashes = keywords.clashes_on_enable(plugin_id)
+            if clashes:
+                raise clashes[0]
     else:
         needed_by = [other.id for other in host.usable()
                      if plugin_id in other.info.depends_on and other.id in state.enabled]
@@ -136,4 +141,7 @@ def describe(record) -> dict:
         "consecutive_failures": row.consecutive_failures if row else 0,
         "failures_total": row.failures_total if row else 0,
         "disabled_reason": row.disabled_reason if row else None,
+        "keywords": [word["keyword"] for word in keywords.held_by(record.id)] if record.usable else [],
+        "keyword_clashes": [clash.message for clash in keywords.clashes_on_enable(record.id)]
+        if record.usable else [],
     }

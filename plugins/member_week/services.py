@@ -28,6 +28,7 @@ from core.extensions import db
 from core.i18n import LOCALES, N_, _, in_language, stored_template
 from core.jobs import enqueue
 from core.members.models import Member
+from core.messaging import keywords
 from core.notifications.models import Notification
 from core.plugins.host import plugin_settings
 from core.rewards import services as rewards
@@ -238,6 +239,7 @@ def create_week(data: dict, now: datetime | None = None) -> MemberWeek:
             db.session.add(week)
             db.session.flush()
             _write_benefits(week, benefits)
+            _hold_keyword(week, now)
             db.session.flush()
             db.session.expire(week, ["benefits"])
             return week
@@ -245,6 +247,14 @@ def create_week(data: dict, now: datetime | None = None) -> MemberWeek:
         if "no_overlapping_weeks" in str(error.orig):
             raise _overlap_error(None) from None
         raise
+
+
+def _hold_keyword(week: MemberWeek, now: datetime) -> None:
+    """The week's keyword is held for it until the week ends (``409 keyword_taken`` if another holds it)."""
+    owner = f"week:{week.id}"
+    keywords.release(PLUGIN_ID, owner, keep=[week.keyword] if week.keyword else [])
+    if week.keyword and week.status != "cancelled":
+        keywords.claim(PLUGIN_ID, week.keyword, owner, until=week.ends_at, now=now)
 
 
 def update_week(week_id: int, changes: dict, now: datetime | None = None) -> MemberWeek:
@@ -293,6 +303,7 @@ def update_week(week_id: int, changes: dict, now: datetime | None = None) -> Mem
                     db.session.delete(benefit)
                 db.session.flush()
                 _write_benefits(week, benefits)
+            _hold_keyword(week, now)
             week.updated_at = now
             db.session.flush()
             db.session.expire(week, ["benefits"])
@@ -315,6 +326,7 @@ def cancel_week(week_id: int, now: datetime | None = None) -> MemberWeek:
         week.status = "cancelled"
         week.cancelled_at = now
         week.updated_at = now
+        keywords.release(PLUGIN_ID, f"week:{week.id}")
         return week
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -35,6 +34,7 @@ from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.extensions import db
 from core.i18n import N_, _, in_language, stored_template
 from core.members.models import Member
+from core.messaging import keywords
 from core.members.services import get_member
 from core.notifications.services import notify
 from core.orders.models import Order
@@ -76,8 +76,8 @@ def _locked_event(event_id: int) -> OfflineEvent:
 
 
 def normalise_keyword(text: str | None) -> str:
-    """The form a keyword is kept and matched in: full-width folded, case-folded, trimmed."""
-    return unicodedata.normalize("NFKC", text or "").strip().casefold()
+    """The form a keyword is kept and matched in: the core's (full-width folded, case-folded, trimmed)."""
+    return keywords.normalise(text)
 
 
 def is_open(event: OfflineEvent, now: datetime | None = None) -> bool:
@@ -217,6 +217,11 @@ def _claim_keywords(event: OfflineEvent, now: datetime) -> None:
                 db.session.add(EventKeyword(keyword=keyword, event_id=event.id, kind=kind))
         except IntegrityError:
             raise _keyword_taken(keyword) from None
+    # Across plugins too: a member week or another plugin may hold the same word.
+    owner = f"event:{event.id}"
+    keywords.release(PLUGIN_ID, owner, keep=list(wanted))
+    for keyword in wanted:
+        keywords.claim(PLUGIN_ID, keyword, owner, until=event.ends_at, now=now)
     db.session.flush()
 
 
@@ -251,6 +256,7 @@ def cancel_event(event_id: int, actor: str | None = None, now: datetime | None =
             select(func.count()).select_from(Registration)
             .where(Registration.event_id == event.id, Registration.status.in_(SEATED)))
         db.session.execute(EventKeyword.__table__.delete().where(EventKeyword.event_id == event.id))
+        keywords.release(PLUGIN_ID, f"event:{event.id}")
         return event
 
 
