@@ -31,7 +31,7 @@ from flask_babel import (Babel, force_locale, format_currency, format_date, form
 
 __all__ = ["LOCALES", "DEFAULT_LOCALE", "LANGUAGE_NAMES", "_", "lazy_", "N_", "ngettext", "gettext", "html_lang",
            "normalise", "in_language", "current_locale", "translate_stored", "stored_template", "money", "number", "date",
-           "datetime_", "init_app"]
+           "datetime_", "moment", "init_app"]
 
 CORE_CATALOGS = Path(__file__).parent / "translations"
 LOCALES = ("zh_Hant", "zh_Hans", "en")
@@ -244,6 +244,16 @@ def time(value, format: str = "short") -> str:
     return "" if value is None else format_time(value, format)
 
 
+def moment(value) -> str:
+    """A date and time as a member reads it: the date in words, the time to the minute, in the brand's
+    time zone (``2026年12月1日 下午7:00``, ``Dec 1, 2026, 7:00 PM``)."""
+    if value is None:
+        return ""
+    pattern = Locale.parse(current_locale()).datetime_formats["medium"]
+    pattern = getattr(pattern, "pattern", pattern)
+    return str(pattern).replace("{1}", format_date(value, "medium")).replace("{0}", format_time(value, "short"))
+
+
 def _saved_locale(member_id: int) -> str | None:
     from core.extensions import db
     from core.members.models import Member
@@ -264,5 +274,5 @@ def init_app(app, plugin_directories=()) -> None:
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.globals.update(html_lang=html_lang, current_locale=current_locale,
                                  LOCALES=LOCALES, LANGUAGE_NAMES=LANGUAGE_NAMES, HTML_LANG=HTML_LANG)
-    app.jinja_env.filters.update(money=money, number=number, date=date, datetime=datetime_, time=time,
+    app.jinja_env.filters.update(money=money, number=number, date=date, datetime=datetime_, time=time, moment=moment,
                                  translate_stored=translate_stored)

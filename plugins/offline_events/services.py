@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from core.database import on_commit, transaction, utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.extensions import db
-from core.i18n import N_, _, in_language, stored_template
+from core.i18n import N_, _, in_language, moment, stored_template, time
 from core.members.models import Member
 from core.messaging import keywords
 from core.members.services import get_member
@@ -513,8 +513,16 @@ def event_url(event_id: int) -> str:
 
 
 def local_time(value: datetime) -> str:
-    """A time as a member reads it: in the brand's time zone."""
-    return value.astimezone(ZoneInfo(current_app.config["BRAND_TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
+    """A time as a member reads it: in the brand's time zone, written the way of their language."""
+    return moment(value)
+
+
+def end_time(event: OfflineEvent) -> str:
+    """When an event ends: the time alone when it ends on the day it starts (brand time zone)."""
+    zone = ZoneInfo(current_app.config["BRAND_TIMEZONE"])
+    if event.ends_at.astimezone(zone).date() == event.starts_at.astimezone(zone).date():
+        return time(event.ends_at)
+    return moment(event.ends_at)
 
 
 def ticket_code_of(scanned: str | None) -> str | None:

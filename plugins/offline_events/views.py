@@ -43,7 +43,7 @@ def ticket(code):
     return render_template("offline_events/ticket.html", registration=registration, event=registration.event,
                            qr_data_uri=f"data:image/png;base64,{qr}", when=services.local_time,
                            position=services.waitlist_position(registration),
-                           ends=services.local_time(registration.event.ends_at)), 200, PRIVATE
+                           ends=services.end_time(registration.event)), 200, PRIVATE
 
 
 @pages.route("/t/<string(maxlength=60):code>/qr.png")

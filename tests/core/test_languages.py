@@ -1,54 +1,11 @@
 """Pages, the switcher and error messages in the member's language."""
 import re
-from html.parser import HTMLParser
 
 import pytest
 
-from core.testing import bearer, csrf_token, make_app, sign_in_browser
+from core.testing import bearer, csrf_token, english_words, make_app, sign_in_browser
 
 BRAND = "晨光咖啡"
-
-
-class _Text(HTMLParser):
-    """The words a reader sees: text and the labels a screen reader reads, outside <style>, <script>
-    and elements marked as another language (``lang="en"`` on the switcher's "English")."""
-
-    VOID = {"meta", "link", "input", "br", "img", "hr", "source"}
-
-    def __init__(self, lang):
-        super().__init__()
-        self.lang, self.stack, self.words = lang, [], []
-
-    def _hidden(self):
-        return any(tag in ("style", "script") or (lang and lang != self.lang) for tag, lang in self.stack)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "html":
-            return
-        if tag not in self.VOID:
-            self.stack.append((tag, attrs.get("lang")))
-        if not self._hidden() and not (tag not in self.VOID and attrs.get("lang") not in (None, self.lang)):
-            for name in ("placeholder", "aria-label", "alt", "title"):
-                if attrs.get(name):
-                    self.words.append(attrs[name])
-
-    def handle_endtag(self, tag):
-        for index in range(len(self.stack) - 1, -1, -1):
-            if self.stack[index][0] == tag:
-                del self.stack[index:]
-                break
-
-    def handle_data(self, data):
-        if not self._hidden():
-            self.words.append(data)
-
-
-def english_words(html: str, lang: str = "zh-Hant", allowed=()) -> list:
-    parser = _Text(lang)
-    parser.feed(html)
-    text = " ".join(parser.words)
-    return [word for word in re.findall(r"[A-Za-z]{2,}", text) if word not in allowed]
 
 
 @pytest.fixture
