@@ -65,10 +65,16 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 def stored_template(template: str) -> str:
     """Declare a template whose filled-in English is stored (a ledger reason) and translated when shown.
 
-    Call it at import time with the template marked for the catalogs:
-    ``ORDER_REASON = stored_template(N_("Order %(order)s"))``; store
-    ``ORDER_REASON % {"order": "A-1"}``; :func:`translate_stored` later finds the
-    values in "Order A-1" and fills them into the reader's translation.
+    Declare it with the template marked for the catalogs and the translators' comment
+    ``ledger reason`` on the line above::
+
+        # Translators: ledger reason
+        ORDER_REASON = stored_template(N_("Order %(order)s"))
+
+    store ``ORDER_REASON % {"order": "A-1"}``; :func:`translate_stored` later finds the
+    values in "Order A-1" and fills them into the reader's translation. The comment lets
+    the app know every such template from the catalogs' ``messages.pot`` at start-up, so a
+    process that never imported the module that books the reason still shows it translated.
     """
     parts, position = [], 0
     for found in _PLACEHOLDER.finditer(template):
@@ -267,10 +273,26 @@ def catalog_directories(plugin_directories) -> str:
     return ";".join(directories)
 
 
+def register_stored_templates(directories) -> None:
+    """Every template a catalog's ``messages.pot`` marks as a ``ledger reason`` (see stored_template)."""
+    from babel.messages.pofile import read_po
+
+    for directory in directories:
+        pot = Path(directory) / "messages.pot"
+        if not pot.is_file():
+            continue
+        with pot.open("rb") as fileobj:
+            for message in read_po(fileobj):
+                if isinstance(message.id, str) and "%(" in message.id and any(
+                        comment.strip().lower().startswith("ledger reason") for comment in message.auto_comments):
+                    stored_template(message.id)
+
+
 def init_app(app, plugin_directories=()) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = normalise(app.config.get("BRAND_LOCALE")) or DEFAULT_LOCALE
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config.get("BRAND_TIMEZONE", "Asia/Taipei")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = catalog_directories(plugin_directories)
+    register_stored_templates([CORE_CATALOGS, *plugin_directories])
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.globals.update(html_lang=html_lang, current_locale=current_locale,
                                  LOCALES=LOCALES, LANGUAGE_NAMES=LANGUAGE_NAMES, HTML_LANG=HTML_LANG)

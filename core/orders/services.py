@@ -19,7 +19,9 @@ from core.plugins.host import current_host, emit
 from core.rewards import services as rewards
 
 # Ledger reasons are stored in English and shown in the reader's language (core.i18n.translate_stored).
+# Translators: ledger reason
 ORDER_REASON = stored_template(N_("Order %(order)s"))
+# Translators: ledger reason
 REFUND_REASON = stored_template(N_("Refund of order %(order)s"))
 
 

@@ -37,6 +37,7 @@ from plugins.member_week.models import (AudienceMember, Benefit, Claim, Engageme
 from plugins.member_week.schemas import WEEKDAYS
 
 # A points benefit's ledger reason, stored in English and shown in the reader's language.
+# Translators: ledger reason
 BENEFIT_REASON = stored_template(N_("Member week: %(title)s"))
 
 PLUGIN_ID = "member_week"

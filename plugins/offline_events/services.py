@@ -53,7 +53,9 @@ MAX_TICKET_TEXT = 500
 CLOCK_SKEW = timedelta(minutes=5)
 
 # Ledger reasons, stored in English and shown in the reader's language (core.i18n.translate_stored).
+# Translators: ledger reason
 ATTENDED_REASON = stored_template(N_("Came to %(title)s"))
+# Translators: ledger reason
 REVERTED_REASON = stored_template(N_("Check-in at %(title)s reverted"))
 
 

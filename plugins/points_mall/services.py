@@ -40,10 +40,15 @@ CSV_HEADERS = {"code", "codes", "voucher", "voucher_code", "coupon_code"}
 log = logging.getLogger(__name__)
 
 # Ledger reasons, stored in English and shown in the reader's language (core.i18n.translate_stored).
+# Translators: ledger reason
 MALL_REASON = stored_template(N_("Points mall: %(item)s"))
+# Translators: ledger reason
 VOUCHER_REASON = stored_template(N_("Points mall: %(item)s · voucher %(codes)s"))
+# Translators: ledger reason
 VOUCHERS_REASON = stored_template(N_("Points mall: %(item)s · vouchers %(codes)s"))
+# Translators: ledger reason
 VOUCHERS_MORE_REASON = stored_template(N_("Points mall: %(item)s · vouchers %(codes)s (+%(more)s more)"))
+# Translators: ledger reason
 CANCELLED_REASON = stored_template(N_("Points mall: %(item)s cancelled"))
 
 

@@ -52,6 +52,7 @@ PLUGIN_ID = "referral"
 # Ledger reasons, stored in English and shown in the reader's language (core.i18n.translate_stored).
 REFEREE_REASON = N_("Welcome reward for joining through a friend")
 REFERRER_REASON = N_("Reward for inviting a friend")
+# Translators: ledger reason
 MILESTONE_REASON = stored_template(N_("Referral milestone: %(count)s friends"))
 CANCELLED_REASON = N_("Referral cancelled: the qualifying order was refunded")
 

@@ -24,6 +24,7 @@ from .models import Birthday, BirthdayGift
 
 PLUGIN_ID = "birthday_gift"
 # The gift's ledger reason: stored in English, shown in the reader's language (core.i18n.translate_stored).
+# Translators: ledger reason
 GIFT_REASON = stored_template(N_("Birthday gift %(year)s"))
 SIGNATURE_HEADER = "X-Birthday-Gift-Signature"
 log = logging.getLogger(__name__)
