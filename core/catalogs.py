@@ -70,9 +70,15 @@ def built_in() -> list[Source]:
     return sources
 
 
+# babel.cfg's rules, for an installed Memberday (which ships no babel.cfg): Python and Jinja templates.
+METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+
+
 def _method_map():
-    with MAPPING.open(encoding="utf-8") as fileobj:
-        return parse_mapping_cfg(fileobj, filename=str(MAPPING))
+    if MAPPING.is_file():
+        with MAPPING.open(encoding="utf-8") as fileobj:
+            return parse_mapping_cfg(fileobj, filename=str(MAPPING))
+    return METHOD_MAP, {}
 
 
 def extract(source: Source) -> Catalog:

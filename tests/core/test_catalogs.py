@@ -84,3 +84,19 @@ def test_the_check_notices_a_missing_string(tmp_path):
     catalog = catalogs.read(source.po_path("zh_Hant"), "zh_Hant")
     assert catalog.get("Only in the page") is not None
     assert catalogs.untranslated(source) == {"zh_Hant": 2, "zh_Hans": 2}
+
+
+def test_a_scaffolded_plugin_comes_with_its_catalog(tmp_path):
+    """``memberday plugins new`` writes the translations hook and a catalog of the strings it marks."""
+    from core.plugins.kit import new_plugin, plugin_names
+
+    folder = new_plugin("lucky_draw", tmp_path)
+    package = folder / plugin_names("lucky_draw")["package"]
+    assert 'return str(HERE / "translations")' in (package / "__init__.py").read_text()
+    source = catalogs.Source("lucky_draw", package)
+    marked = {message.id for message in catalogs.extract(source) if message.id}
+    assert "Notes so far" in marked
+    for locale in catalogs.LOCALES:
+        catalog = catalogs.read(source.po_path(locale), locale)
+        assert marked <= {message.id for message in catalog if message.id}
+        assert source.mo_path(locale).is_file()
