@@ -2,7 +2,8 @@
 
 Three locales are supported: ``zh_Hant`` (the default), ``zh_Hans`` and ``en``.
 For a request the locale is, in order: one forced for the block
-(:func:`in_language`), the signed-in member's saved preference, a visitor's
+(:func:`in_language`), the saved preference of the member signed in on the page
+(or calling the API with their own token), a visitor's
 choice from the language switcher (kept in the session cookie), the browser's
 ``Accept-Language``, then the brand's ``BRAND_LOCALE``. Catalogs come from the
 core's ``translations/`` folder and from every plugin's ``memberday_translations``
@@ -158,6 +159,11 @@ def _member_preference() -> str | None:
         from core.members.models import Member
 
         member_id = current_subject("member")
+        if not member_id and request.headers.get("Authorization"):
+            from core.auth.services import current_principal
+
+            principal = current_principal()  # an API call with a member's own token
+            member_id = principal.id if principal is not None and principal.kind == "member" else None
         if member_id:
             preference = db.session.scalar(db.select(Member.locale).where(Member.id == member_id))
     except Exception:  # no session table yet (first migration), a broken cookie: no preference

@@ -116,3 +116,40 @@ def test_api_error_message_in_the_requests_language(memberday_client, member):
     assert unknown == {"code": "not_found", "message": "找不到。"}
     english = memberday_client.get("/api/v1/nothing-here", headers={"Accept-Language": "en"}).get_json()["error"]
     assert english == {"code": "not_found", "message": "Not found."}
+
+
+def test_a_member_sets_their_language_through_the_api(memberday_client, member):
+    url = f"/api/v1/members/{member['id']}"
+    saved = memberday_client.patch(url, json={"locale": "zh-Hant"}, headers=bearer(member["token"]))
+    assert saved.status_code == 200 and saved.get_json()["locale"] == "zh-Hant"
+    assert memberday_client.patch(url, json={"locale": "zh_Hans"}, headers=bearer(member["token"])) \
+        .get_json()["locale"] == "zh-Hans"
+    # Their error messages now come in it, whatever the browser says.
+    refused = memberday_client.patch(url, json={"tier": "gold"}, headers={**bearer(member["token"]),
+                                                                           "Accept-Language": "en"})
+    assert refused.status_code == 403
+    assert refused.get_json()["error"] == {"code": "forbidden", "message": "会员在这里只能更改自己的语言设置。"}
+    cleared = memberday_client.patch(url, json={"locale": None}, headers=bearer(member["token"]))
+    assert cleared.status_code == 200 and cleared.get_json()["locale"] is None
+
+
+@pytest.mark.parametrize("value", ["fr", "zh", "zh-TW", "", 3, ["en"]])
+def test_the_api_refuses_a_language_we_do_not_have(memberday_client, member, value):
+    response = memberday_client.patch(f"/api/v1/members/{member['id']}", json={"locale": value},
+                                      headers=bearer(member["token"]))
+    assert response.status_code == 400
+    assert "locale" in response.get_json()["error"]["fields"]
+
+
+def test_another_members_language_is_not_theirs_to_set(memberday_client, member):
+    other = memberday_client.post("/api/v1/members", json={"name": "Someone else"}).get_json()
+    response = memberday_client.patch(f"/api/v1/members/{other['id']}", json={"locale": "en"},
+                                      headers=bearer(member["token"]))
+    assert response.status_code == 403
+
+
+def test_an_operator_sets_a_members_language(memberday_client, operator_token, member):
+    response = memberday_client.patch(f"/api/v1/members/{member['id']}", json={"locale": "en", "tier": "gold"},
+                                      headers=bearer(operator_token))
+    assert response.status_code == 200
+    assert response.get_json()["locale"] == "en" and response.get_json()["tier"] == "gold"
