@@ -20,7 +20,7 @@ class ItemWriteSchema(BaseSchema):
     """An item as an operator creates it; with ``partial=True``, as a PATCH changes it."""
 
     name = Text(required=True, max_length=120,
-                metadata={"label": _l("Name")})
+                metadata={"label": _l("Item name")})
     description = Text(max_length=2000, allow_empty=True, load_default="",
                        metadata={"label": _l("Description")})
     image_url = fields.Url(schemes={"http", "https"}, allow_none=True, load_default=None,

@@ -100,3 +100,20 @@ def test_a_scaffolded_plugin_comes_with_its_catalog(tmp_path):
         catalog = catalogs.read(source.po_path(locale), locale)
         assert marked <= {message.id for message in catalog if message.id}
         assert source.mo_path(locale).is_file()
+
+
+def test_a_string_has_one_translation_across_the_catalogs():
+    """The app merges every catalog into one (the core's, then each plugin's): the same English in
+    two catalogs must not be translated two ways, or the last plugin's wins on every page."""
+    seen, clashes = {}, []
+    for source in SOURCES.values():
+        for locale in catalogs.MUST_TRANSLATE:
+            for message in catalogs.read(source.po_path(locale), locale):
+                if not message.id:
+                    continue
+                key = (locale, message.context, str(message.id))
+                value = str(message.string)
+                if key in seen and seen[key][1] != value:
+                    clashes.append((key, seen[key], (source.name, value)))
+                seen.setdefault(key, (source.name, value))
+    assert not clashes, clashes
