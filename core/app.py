@@ -187,10 +187,12 @@ def _plugin_is_on(host: PluginHost, plugin_id: str):
 
 def _tell_operators_of_switch_off(host: PluginHost, plugin_id: str, reason: str, failures: int) -> None:
     """The host switched a plugin off after failures in a row: operators get a notice (same transaction)."""
+    from core.i18n import _, in_language
     from core.notifications.services import notify_operators
 
-    notify_operators(f"Plugin {plugin_id} was switched off",
-                     f"Switched off: {reason}. Fix it, then switch it on again.")
+    with in_language(None):  # operators read the brand's language
+        notify_operators(_("Plugin %(id)s was switched off", id=plugin_id),
+                         _("Switched off: %(reason)s. Fix it, then switch it on again.", reason=reason))
 
 
 def _plugin_migrations(config):
