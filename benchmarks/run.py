@@ -367,6 +367,13 @@ def _week_hot_check(summary):
     return f"floor is {1 / ratio:.1f}x the hot benefit's claim rate", 1 / ratio <= 3
 
 
+def _floor_check(summary, case: str, limit: float):
+    ratio = summary["cases"][case]["ratio"]
+    if not ratio:
+        return "nothing completed in the windows", False
+    return f"floor is {1 / ratio:.1f}x its rate", 1 / ratio <= limit
+
+
 def _mall_hot_check(summary):
     ratio = summary["cases"]["mall_hot"]["ratio"]
     if not ratio:
@@ -389,6 +396,15 @@ GOALS: list[Goal] = [
     Goal("issue 4: a cold QR image < 20 ms", ("cold_qr",), _cold_qr_check),
     Goal("issue 5: mall_hot within 4x of floor_hot", ("mall_hot",), _mall_hot_check),
     Goal("issue 11: week_claim_hot within 3x of week_floor_hot", ("week_claim_hot",), _week_hot_check),
+    ratio_goal("points_read", 0.60, 14),
+    ratio_goal("order_report", 0.30, 14),
+    ratio_goal("referral_click", 0.60, 14),
+    ratio_goal("qr_revalidate", 0.85, 14),
+    Goal("issue 14: mall_hot within 2.5x of floor_hot", ("mall_hot",), lambda s: _floor_check(s, "mall_hot", 2.5)),
+    Goal("issue 14: week_claim_hot within 2.5x of week_floor_hot", ("week_claim_hot",),
+         lambda s: _floor_check(s, "week_claim_hot", 2.5)),
+    Goal("issue 14: p95 of a redemption at 50 clients (mall_hot) < 100 ms", ("mall_hot",),
+         lambda s: (f"{s['cases']['mall_hot']['p95_ms']:.0f} ms", s["cases"]["mall_hot"]["p95_ms"] < 100)),
 ]
 
 
@@ -451,13 +467,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(env: dict, port: int, log_path: Path) -> subprocess.Popen:
+def start_gunicorn(env: dict, port: int, log_path: Path, bench_dir: Path = HERE,
+                   cwd: Path | None = None) -> subprocess.Popen:
     command = [sys.executable, "-m", "gunicorn", "--workers", str(GUNICORN_WORKERS),
                "--worker-class", "gthread", "--threads", str(GUNICORN_THREADS),
                "--bind", f"{loadgen.LOOPBACK}:{port}", "--keep-alive", "60", "--timeout", "120",
-               "--log-level", "warning", "--pythonpath", str(HERE), "wsgi:application"]
+               "--log-level", "warning", "--pythonpath", str(bench_dir), "wsgi:application"]
     log = open(log_path, "wb")
-    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # ``python -m`` puts the working directory first on sys.path: the reference tree runs from its own.
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            cwd=str(cwd) if cwd else None)
     deadline = time.time() + 60
     probe = build_request("GET", "/bench/bare", port)
     while time.time() < deadline:
@@ -783,6 +802,82 @@ def run_pairs(cases: list[Case], ctx: dict, profile: dict, log) -> tuple[dict, d
     return results, pairs
 
 
+# Cases measured against the same route of the commit given to --compare: the requests the
+# member and the shop make (not the psycopg floors, not the host's own bench routes).
+COMPARED_GROUPS = {"core", "referral", "mall", "week"}
+
+
+def compare_pairs(cases: list[Case], ctx: dict, ref_ctx: dict, profile: dict, log) -> dict:
+    """Each case on this tree's gunicorn and on the reference commit's, in adjacent windows of
+    the same run (the order alternating): the median ratio of this tree's rate to the reference's."""
+    compared: dict = {}
+    for case in cases:
+        if case.group not in COMPARED_GROUPS or case.name.startswith(("floor_", "week_floor")):
+            continue
+        head_runs, ref_runs, ratios = [], [], []
+        for r in range(profile[case.timing + "pairs"]):
+            sides = [("head", ctx), ("ref", ref_ctx)]
+            if r % 2:
+                sides.reverse()
+            got = {label: measure_case(case, side, profile, log, f"compare {r + 1} {label}") for label, side in sides}
+            head_runs.append(got["head"])
+            ref_runs.append(got["ref"])
+            if got["ref"].rps:
+                ratios.append(got["head"].rps / got["ref"].rps)
+        compared[case.name] = {
+            "ratio": statistics.median(ratios) if ratios else None, "ratios": ratios,
+            "head_rps": statistics.median(run.rps for run in head_runs),
+            "ref_rps": statistics.median(run.rps for run in ref_runs),
+            "head_p95_ms": statistics.median(run.p95_ms for run in head_runs),
+            "ref_p95_ms": statistics.median(run.p95_ms for run in ref_runs),
+            "ref_errors": sum(run.errors for run in ref_runs),
+        }
+    return compared
+
+
+def export_commit(ref: str, into: Path) -> str:
+    """The tree of git commit ``ref`` (e.g. ``main``) unpacked into ``into``; its full commit id."""
+    repo = HERE.parent
+    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", f"{ref}^{{commit}}"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    into.mkdir(parents=True)
+    archive = subprocess.Popen(["git", "-C", str(repo), "archive", commit], stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(into)], stdin=archive.stdout, check=True)
+    if archive.wait():
+        raise RuntimeError(f"git archive {ref} failed")
+    return commit
+
+
+def postgres_settings(url: str) -> dict:
+    """The PostgreSQL settings a result depends on, recorded with it."""
+    import psycopg
+
+    names = ("server_version", "synchronous_commit", "fsync", "autovacuum", "autovacuum_naptime",
+             "autovacuum_vacuum_scale_factor", "shared_buffers", "max_connections")
+    with psycopg.connect(url, autocommit=True) as conn:
+        return {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in names}
+
+
+HOT_TABLES = ("points_mall_items", "members", "member_week_benefits")
+
+
+def tune_hot_tables(url: str) -> list[str]:
+    """Vacuum the rows every redemption updates, and have autovacuum keep at them during the run, so
+    a long run measures the app and not the dead row versions a hot row leaves behind."""
+    import psycopg
+
+    tuned = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in HOT_TABLES:
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
+                continue
+            conn.execute(f"ALTER TABLE {table} SET (autovacuum_vacuum_scale_factor = 0, "
+                         "autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_cost_delay = 0)")
+            conn.execute(f"VACUUM (ANALYZE) {table}")
+            tuned.append(table)
+    return tuned
+
+
 def cold_qr(ctx: dict, profile: dict, log) -> dict:
     """A QR image no worker has made yet: one request per fresh code, one at a time, and the image alone."""
     from plugins.referral import services
@@ -1014,6 +1109,21 @@ def report(summary: dict, goals: list[Goal]) -> str:
             lines.append(f"| {name} | {statements.get(name, 2 if name.startswith('floor') else '-')} | "
                          f"{split['app_ms']:.2f} | {split['db_ms']:.2f} | {split['client_ms']:.2f} | "
                          f"{split['other_cores']:.2f} |")
+    if summary.get("compare"):
+        ref = summary.get("compare_ref", {})
+        lines += ["", f"Against {ref.get('ref')} ({ref.get('commit', '')[:10]}), served by a second gunicorn "
+                  "in the same run, adjacent windows:", "",
+                  "| case | this tree ops/s | reference ops/s | this / reference: median (min-max) | "
+                  "p95 ms this / reference | reference ratio to its baseline (implied) |",
+                  "|---|---:|---:|---|---|---|"]
+        for name, row in summary["compare"].items():
+            if row["ratio"] is None:
+                continue
+            head_ratio = summary["cases"].get(name, {}).get("ratio")
+            implied = f"{head_ratio / row['ratio']:.0%}" if head_ratio else "-"
+            lines.append(f"| {name} | {row['head_rps']:.0f} | {row['ref_rps']:.0f} | {row['ratio']:.2f}x "
+                         f"({min(row['ratios']):.2f}-{max(row['ratios']):.2f}) | {row['head_p95_ms']:.1f} / "
+                         f"{row['ref_p95_ms']:.1f} | {implied} |")
     lines += ["", "| goal | measured | met |", "|---|---|---|"]
     for goal in goals:
         if not all(need in summary["cases"] or need in summary for need in goal.needs):
@@ -1107,6 +1217,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write every figure to this JSON file")
     parser.add_argument("--profile", metavar="DIR", help="afterwards, sample the gunicorn workers with py-spy "
                         "during each case and write the hottest frames to DIR")
+    parser.add_argument("--compare", metavar="REF", help="also serve git commit REF (e.g. main) with a second "
+                        "gunicorn on the same database and measure each request case against it, side by side")
     args = parser.parse_args(argv)
 
     profile = dict(PROFILES["quick" if args.quick else "full"])
@@ -1139,8 +1251,9 @@ def main(argv=None) -> int:
     use_redis = redis_available()
     if use_redis:
         env["REDIS_URL"] = REDIS_URL
-    gunicorn = None
+    gunicorn = ref_gunicorn = None
     ctx: dict = {"database_url": database_url(db_name)}
+    ref_ctx: dict = {}
     saved_environ = dict(os.environ)
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     try:
@@ -1158,15 +1271,37 @@ def main(argv=None) -> int:
                 log(f"skipped {case.name}: needs plugin(s) {', '.join(case.needs)}, not usable here")
         cases = select_cases(args.only, available)
 
+        ctx["tuned_tables"] = tune_hot_tables(database_url(db_name))
+        ctx["postgres"] = postgres_settings(database_url(db_name))
+        log(f"PostgreSQL: {ctx['postgres']}; hot tables vacuumed, autovacuum per 1000 dead rows: "
+            f"{', '.join(ctx['tuned_tables'])}")
         ctx["port"] = free_port()
         gunicorn = start_gunicorn(env, ctx["port"], workdir / "gunicorn.log")
         workers = gunicorn_workers(gunicorn)
         ctx["probe"] = CpuProbe(workers, db_name)
         log(f"gunicorn up on {loadgen.LOOPBACK}:{ctx['port']} ({GUNICORN_WORKERS} workers x {GUNICORN_THREADS} "
             f"threads, gthread); load average {load_before}")
+        if args.compare:
+            ref_dir = workdir / "ref"
+            ctx["compare_ref"] = {"ref": args.compare, "commit": export_commit(args.compare, ref_dir)}
+            ref_env = dict(env, PYTHONPATH=os.pathsep.join(filter(None, [str(ref_dir), env.get("PYTHONPATH")])))
+            ref_ctx = dict(ctx, port=free_port())
+            ref_gunicorn = start_gunicorn(ref_env, ref_ctx["port"], workdir / "gunicorn-ref.log",
+                                          bench_dir=ref_dir / "benchmarks", cwd=ref_dir)
+            ref_ctx["probe"] = CpuProbe(gunicorn_workers(ref_gunicorn), db_name)
+            served_from = subprocess.run([sys.executable, "-c", "import core, plugins.referral as r; "
+                                          "print(core.__file__, r.__file__)"], env=ref_env, cwd=ref_dir,
+                                         capture_output=True, text=True).stdout.strip()
+            if not served_from.startswith(str(ref_dir)):
+                raise RuntimeError(f"the reference would not run its own code: {served_from}")
+            log(f"reference {args.compare} ({ctx['compare_ref']['commit'][:10]}) served on port {ref_ctx['port']} "
+                f"from {ref_dir}")
 
         extra: dict = {}
         results, pairs = run_pairs(cases, ctx, profile, log)
+        if args.compare:
+            extra["compare"] = compare_pairs(cases, ctx, ref_ctx, profile, log)
+            extra["compare_ref"] = ctx["compare_ref"]
         extra["statements"] = statements_per_request(cases, ctx)
         log(f"  SQL statements per request: {extra['statements']}")
         if "hook_plugins" in {c.name for c in cases}:
@@ -1179,9 +1314,12 @@ def main(argv=None) -> int:
     finally:
         if ctx.get("probe"):
             ctx["probe"].close()
+        if ref_ctx.get("probe"):
+            ref_ctx["probe"].close()
         os.environ.clear()
         os.environ.update(saved_environ)
         stop(gunicorn)
+        stop(ref_gunicorn)
         drop_database(db_name)
         if use_redis:
             empty_queue(queue_name)
@@ -1195,12 +1333,14 @@ def main(argv=None) -> int:
         "plugins": ctx["plugins"], "builtin_plugins": ctx["builtin_plugins"],
         "multiplier_impls": ctx["multiplier_impls"], "seconds": round(time.time() - started, 1),
         "load_average_before": load_before, "load_average_after": os.getloadavg() if load_before else None,
+        "postgres": ctx.get("postgres"), "tuned_tables": ctx.get("tuned_tables"),
     }
     print()
     print(report(summary, GOALS))
     meta = summary["meta"]
     print(f"\n{meta['date']}, {meta['cpus']} CPUs, Python {meta['python']}, {meta['seconds']} s, "
           f"load average before {meta['load_average_before']}, after {meta['load_average_after']}")
+    print(f"PostgreSQL settings: {meta['postgres']}; vacuumed and tuned: {meta['tuned_tables']}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(summary, indent=2, default=str))

@@ -22,7 +22,12 @@ from urllib.parse import urlsplit, urlunsplit
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 ADMIN_PG = os.environ.get("MEMBERDAY_BENCH_PG", "postgresql://127.0.0.1:5432/test")
+# Jobs are queued as in production (a queue of the run's own, emptied at the end; nothing works it).
+REDIS = os.environ.get("MEMBERDAY_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 HEAVY_ENTRIES = 20_000  # the ledger of member 1: a member whose history is long
+MANY_LOTS = 10_000  # member 2 has this many spendable lots: a spend must not read them all
+RELEASE_BATCH = 200  # referrals released by one batch of the release job
+QR_MEMBERS = 2_000  # members in the timed QR export
 
 
 def database_url(name: str) -> str:
@@ -40,15 +45,15 @@ GENERATE = [
            (ARRAY['Chen','Lin','Wang','Huang','Chang','Li','Wu','Liu','Tsai','Yang'])[1 + i % 10] || ' ' ||
            (ARRAY['Mei-ling','Wei','Jun','Hui','Yi-ting','Chih-hao','Shu-fen','Ming'])[1 + (i / 10) % 8] || ' ' || i,
            '+8869' || lpad(i::text, 8, '0'), 'm' || i || '@example.com',
-           (ARRAY['member','member','member','silver','silver','gold','platinum'])[1 + (i * 7919) % 7],
+           (ARRAY['member','member','member','silver','silver','gold','platinum'])[1 + (i::bigint * 7919) % 7],
            (CASE WHEN i % 20 = 0 THEN '["vip"]' WHEN i % 20 = 1 THEN '["vip", "coffee"]'
                  WHEN i % 20 < 6 THEN '["coffee"]' ELSE '[]' END)::json,
            i % 3 = 0, 0, 0, oc,
            CASE WHEN oc > 0 THEN last - (oc - 1) * interval '20 days' END,
            CASE WHEN oc > 0 THEN last END,
            now() - interval '3 years' + i * interval '1 second'
-    FROM (SELECT i, (abs(hashint4(i)) % 6) AS oc,
-                 now() - (abs(hashint4(i + 1)) % 400) * interval '1 day' - (i % 86400) * interval '1 second' AS last
+    FROM (SELECT i, (abs(hashint4(i)::bigint) % 6) AS oc,
+                 now() - (abs(hashint4(i + 1)::bigint) % 400) * interval '1 day' - (i % 86400) * interval '1 second' AS last
           FROM generate_series(1, :n) AS i) AS g
     """,
     "SELECT setval(pg_get_serial_sequence('members', 'id'), :n)",
@@ -80,6 +85,16 @@ GENERATE = [
     FROM (SELECT member_id, sum(remaining) AS balance FROM points_lots WHERE status = 'active' GROUP BY member_id) b
     WHERE members.id = b.member_id
     """,
+    # Member 2 collected stamps: MANY_LOTS spendable lots of 3 points, expiring over the next months.
+    f"""
+    INSERT INTO points_lots (member_id, source, points, remaining, status, expires_at, created_at)
+    SELECT 2, 'stamp-lot:' || k, 3, 3, 'active', now() + interval '30 days' + (k % 5000) * interval '1 hour', now()
+    FROM generate_series(1, {MANY_LOTS}) AS k
+    """,
+    f"""
+    INSERT INTO points_entries (member_id, kind, points, pending_points, reason, source, lot_id, created_at)
+    SELECT 2, 'credit', 3, 0, 'Stamp', source, id, now() FROM points_lots WHERE member_id = 2 AND source LIKE 'stamp-lot:%'
+    """,
     # Share-link visits: two per member, from a fifth of the members, over the last 90 days.
     """
     INSERT INTO referral_clicks (referrer_id, source, user_agent, client_hash, created_at)
@@ -100,6 +115,27 @@ GENERATE = [
     FROM (SELECT i, (ARRAY['pending','held','rewarded','rewarded','rejected','reversed'])[1 + i % 6] AS s,
                  now() - (i % 120) * interval '1 day' - interval '16 days' AS t
           FROM generate_series(1, :n / 10) AS i) AS g
+    """,
+    # Held referrals (all past their hold) have their rewards booked as pending lots, as qualify does.
+    """
+    INSERT INTO points_lots (member_id, source, points, remaining, status, expires_at, created_at)
+    SELECT CASE WHEN side = 'referee' THEN r.referee_id ELSE r.referrer_id END, 'referral:' || r.id || ':' || side,
+           CASE WHEN side = 'referee' THEN 100 ELSE 200 END, CASE WHEN side = 'referee' THEN 100 ELSE 200 END,
+           'pending', r.hold_until + interval '365 days', r.qualified_at
+    FROM referral_referrals r, (VALUES ('referee'), ('referrer')) AS s (side) WHERE r.status = 'held'
+    """,
+    """
+    INSERT INTO points_entries (member_id, kind, points, pending_points, reason, source, lot_id, expires_at,
+                                created_at)
+    SELECT member_id, 'hold', 0, points, 'Referral reward', source, id, expires_at, created_at
+    FROM points_lots WHERE status = 'pending' AND source LIKE 'referral:%'
+    """,
+    """
+    UPDATE members SET points_balance = b.balance, points_pending = b.pending
+    FROM (SELECT member_id, coalesce(sum(remaining) FILTER (WHERE status = 'active'), 0) AS balance,
+                 coalesce(sum(remaining) FILTER (WHERE status = 'pending'), 0) AS pending
+          FROM points_lots WHERE status IN ('active', 'pending') GROUP BY member_id) b
+    WHERE members.id = b.member_id
     """,
 ]
 
@@ -173,20 +209,40 @@ def cases(app, n: int) -> dict:
         "referral leaderboard, this week": in_app(lambda: referral.leaderboard("week")),
         "referral stats of a member": in_app(lambda: referral.member_stats(1)),
         "lot expiry job, nothing due": in_app(lambda: ledger.expire_due(utcnow() - timedelta(days=800))),
+        f"spend of 30 points, member with {MANY_LOTS:,} lots": in_app(
+            lambda: ledger.debit(2, 30, "Bench spend", f"bench:spend:{secrets.token_hex(6)}")),
     }
 
 
 def once(app) -> dict:
     """Cases that change the data: timed once, last."""
+    from sqlalchemy import select
+
+    from core.extensions import db
+    from core.members.models import Member
     from core.rewards import services as ledger
+    from plugins.referral import services as referral
 
-    def expire_backlog():
+    figures = {}
+
+    def timed(label, func):
         with app.app_context():
-            return ledger.expire_due()
+            started = time.perf_counter()
+            result = func()
+            figures[label] = (time.perf_counter() - started) * 1000
+            db.session.remove()
+        print(f"  {label}: {figures[label]:.0f} ms ({result})", flush=True)
 
-    started = time.perf_counter()
-    expire_backlog()
-    return {"lot expiry job, 7-day backlog": (time.perf_counter() - started) * 1000}
+    timed("lot expiry job, 7-day backlog", lambda: ledger.expire_due())
+    timed(f"referral release, one batch of {RELEASE_BATCH}", lambda: referral.release_batch(batch=RELEASE_BATCH))
+
+    def export():
+        ids = list(db.session.scalars(select(Member.id).order_by(Member.id.desc()).limit(QR_MEMBERS)))
+        job = referral.request_qr_export(ids, run_in_background=False)
+        return referral.build_qr_export(job.id)
+
+    timed(f"QR export, {QR_MEMBERS:,} members", export)
+    return figures
 
 
 def _cursor(member_id: int) -> str:
@@ -227,17 +283,24 @@ def run_size(n: int, repeat: int) -> tuple[dict, float]:
     try:
         url = database_url(name)
         upgrade_database(url)
-        app = make_app(url, ENV_NAME="production", SECRET_KEY=secrets.token_hex(16))
+        app = make_app(url, ENV_NAME="production", SECRET_KEY=secrets.token_hex(16), WECHAT_TOKEN=secrets.token_hex(16),
+                       REFERRAL_EXPORT_DIR=os.path.join(os.environ.get("TMPDIR", "/tmp"), name),
+                       REDIS_URL=REDIS, RQ_QUEUE=name)
         seconds = generate(app, n)
         print(f"  {n:,} members generated in {seconds:.0f} s", flush=True)
         figures = {label: measure(call, repeat) for label, call in cases(app, n).items()}
         figures.update(once(app))
         with app.app_context():
             from core.extensions import db
+            from core.jobs import queue
 
+            queue().delete(delete_jobs=True)
             db.engine.dispose()
         return figures, seconds
     finally:
+        import shutil
+
+        shutil.rmtree(os.path.join(os.environ.get("TMPDIR", "/tmp"), name), ignore_errors=True)
         with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -7,7 +7,11 @@ DATABASE_URL = None  # unset: a SQLite file in the instance folder
 REDIS_URL = None  # unset: jobs run inline, rate-limit state in memory
 RQ_QUEUE = "memberday"
 SQLALCHEMY_TRACK_MODIFICATIONS = False
-SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+# No pre-ping: it costs every request a round trip. Connections are recycled after
+# DB_POOL_RECYCLE seconds instead, and one found dead (a restart, a failover) fails its request
+# cleanly -- 503 with Retry-After, nothing half-written -- and has every pooled connection of
+# that moment replaced, so the client's retry gets a fresh one.
+SQLALCHEMY_ENGINE_OPTIONS = {}
 # PostgreSQL connections per process (each gunicorn worker and rq worker has its own pool;
 # docs/operators.md has the sizing rule). A request that gets no connection within
 # DB_POOL_TIMEOUT seconds is answered 503 with Retry-After: RETRY_AFTER_SECONDS.
@@ -47,6 +51,10 @@ STAGE_AT_RISK_DAYS = 60
 PLUGINS_DISCOVER = True
 # Switch a plugin off after this many event-hook failures in a row.
 PLUGIN_MAX_CONSECUTIVE_FAILURES = 5
+# Each process is told of plugin switches and settings changes (PostgreSQL NOTIFY) and keeps
+# them in memory; this often it also re-reads the version row, in case a notice was lost.
+# Without a listening connection (SQLite, or while it reconnects) it checks on every request.
+PLUGIN_STATE_CHECK_SECONDS = 10
 
 # Events (the outbox): the process that wrote an event delivers it right after the commit and
 # holds it this long; after that the relay job may take it over (a crash, an error).
@@ -94,3 +102,17 @@ OPERATOR_TOKEN_DAYS = None
 MEMBER_TOKEN_DAYS = None
 # Members' and operators' sign-in sessions (server-side) end after this many days; None: at sign-out.
 SESSION_LIFETIME_DAYS = 30
+
+# Members sign in with a one-time code sent to their phone: its lifetime and how many wrong tries
+# lock it. With no plugin delivering codes (memberday_send_one_time_code), development writes the
+# code to the log; production never does.
+ONE_TIME_CODE_MINUTES = 10
+ONE_TIME_CODE_ATTEMPTS = 5
+ONE_TIME_CODES_TO_LOG = True
+
+# WeChat web sign-in (OAuth snsapi_base) for the members' pages: the official account's AppID
+# and AppSecret; WECHAT_OAUTH_API_BASE is where the code is exchanged for an openid.
+WECHAT_OAUTH_APP_ID = None
+WECHAT_OAUTH_SECRET = None
+WECHAT_OAUTH_API_BASE = "https://api.weixin.qq.com/"
+WECHAT_OAUTH_BASE = "https://open.weixin.qq.com/connect/"

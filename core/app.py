@@ -119,6 +119,7 @@ def _register_core(app: Flask, api: Api, jobs: JobRegistry) -> None:
     jobs.add("core.expire_due", rewards.expire_due)
     jobs.add("core.purge_idempotency_keys", purge_old_keys)
     jobs.add("core.relay_events", events.relay)
+    jobs.add("core.deliver_events", events.deliver_inline)
     jobs.add("core.purge_events", events.purge_done)
     jobs.periodic.extend([PeriodicJob("core.expire_due", interval=3600),
                           PeriodicJob("core.purge_idempotency_keys", interval=3600),

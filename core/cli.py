@@ -156,9 +156,15 @@ def demo():
     click.echo(summary)
     click.echo(f"Open {current_app.config['PUBLIC_URL']}/ ; API docs at {current_app.config['PUBLIC_URL']}"
                "/api/openapi.json")
+    import secrets
+
+    from core.auth.services import set_operator_password
+
+    password = secrets.token_urlsafe(12)
+    set_operator_password(DEMO_ADMIN, password)
     click.echo(f"Operators' console: {current_app.config['PUBLIC_URL']}/console -- sign in as "
-               f"{DEMO_ADMIN!r} with the token below.")
-    click.echo("Operator (admin) token:")
+               f"{DEMO_ADMIN!r} with the password {password} (a new one each run).")
+    click.echo("Operator (admin) API token:")
     click.echo(token)
 
 

@@ -27,6 +27,7 @@ _DEPTH = "memberday_tx_depth"
 _AFTER = "memberday_after_commit"
 _LOCAL = "memberday_tx_local"
 _LATER = "memberday_after_session"
+_KEEP = "memberday_keep_loaded"
 
 log = logging.getLogger(__name__)
 
@@ -81,31 +82,46 @@ def one_of(column: str, values: type[ClosedSet]) -> sa.CheckConstraint:
 
 
 @contextmanager
-def transaction() -> Iterator[sa.orm.Session]:
-    """Run the block in one transaction; nested blocks join the outermost one."""
+def transaction(*, keep_loaded: bool = False) -> Iterator[sa.orm.Session]:
+    """Run the block in one transaction; nested blocks join the outermost one.
+
+    ``keep_loaded``: the commit does not expire what the session holds, so reading an object
+    after it (a response, an event's delivery) costs no reload. Safe where the block wrote
+    or locked every object it hands back, so that what is in memory is what was committed.
+    Any block of the transaction may ask; it holds for the outermost commit.
+    """
     session = db.session()
     depth = session.info.get(_DEPTH, 0)
     if depth:
         session.info[_DEPTH] = depth + 1
+        if keep_loaded:
+            session.info[_KEEP] = True
         try:
             yield session
         finally:
             session.info[_DEPTH] = depth
         return
 
+    if session.info.get(_READS_ONLY) and session.in_transaction():
+        raise RuntimeError("this request said it only reads (reads_only()); it cannot open a transaction()")
     session.info[_DEPTH] = 1
     session.info[_AFTER] = []
     session.info[_LOCAL] = {}
+    session.info[_KEEP] = keep_loaded
     try:
         yield session
+        if session.info.get(_KEEP):
+            session.expire_on_commit = False
         session.commit()
     except BaseException:
         session.rollback()
         session.info[_AFTER] = []
         raise
     finally:
+        session.expire_on_commit = True
         session.info[_DEPTH] = 0
         session.info[_LOCAL] = {}
+        session.info[_KEEP] = False
     callbacks, session.info[_AFTER] = session.info[_AFTER], []
     callbacks += session.info.pop(_LATER, [])
     run_after_commit(callbacks)
@@ -122,6 +138,26 @@ def run_after_commit(callbacks) -> None:
                 db.session.rollback()
             except Exception:
                 log.exception("could not roll back after a failed after-commit step")
+
+
+_READS_ONLY = "memberday_reads_only"
+
+
+def reads_only() -> None:
+    """This request only reads: run its statements without the transaction around them.
+
+    On PostgreSQL each statement then runs on its own (autocommit), so the request pays for its
+    statements and not for a ``BEGIN`` before them and a ``ROLLBACK`` after -- two round trips
+    of a read that takes one. Under READ COMMITTED every statement sees its own snapshot either
+    way, so a read sees nothing it would not have seen inside a transaction. Call it before the
+    request's first statement; a ``transaction()`` later in the same request is refused, since
+    its writes would not be atomic. Elsewhere (SQLite, a session already in use): nothing changes.
+    """
+    session = db.session()
+    if session.in_transaction() or db.engine.dialect.name != "postgresql":
+        return
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    session.info[_READS_ONLY] = True
 
 
 def in_transaction() -> bool:
@@ -158,6 +194,7 @@ def end_session() -> None:
     """End the app context's session; then run what waited for the caller's transaction to end."""
     session = db.session()
     waiting = session.info.pop(_LATER, [])
+    session.info.pop(_READS_ONLY, None)
     db.session.remove()
     run_after_commit(waiting)
     if waiting:

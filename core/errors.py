@@ -163,9 +163,19 @@ def errors(*codes: str, **own_codes: int):
         responses = wrapper._apidoc.setdefault("response", {}).setdefault("responses", {})
         for status in sorted(set(declared.values())):
             names = sorted(code for code, code_status in declared.items() if code_status == status)
-            responses.setdefault(status, []).append({
-                "schema": ErrorSchema, "content_type": None,
-                "description": f"{http.HTTPStatus(status).phrase}: " + ", ".join(f"`{name}`" for name in names)})
+            description = f"{http.HTTPStatus(status).phrase}: " + ", ".join(f"`{name}`" for name in names)
+            documented = responses.setdefault(status, [])
+            # The endpoint documents a body of its own for this status (``alt_response``): OpenAPI has one
+            # response per status and content type, so the two become one, either body.
+            own = next((i for i, doc in enumerate(documented) if isinstance(doc, dict) and doc.get("schema")
+                        and doc.get("content_type") is None), None)
+            if own is not None:
+                other = documented[own]
+                documented[own] = dict(other, schema={"oneOf": [other["schema"], ErrorSchema]},
+                                       description=f"{other.get('description', '')} Or the error body: "
+                                                   f"{description}".strip())
+                continue
+            documented.append({"schema": ErrorSchema, "content_type": None, "description": description})
         wrapper.error_codes = frozenset(declared) | ANY_ENDPOINT
         return wrapper
 

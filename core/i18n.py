@@ -35,6 +35,8 @@ __all__ = ["LOCALES", "DEFAULT_LOCALE", "LANGUAGE_NAMES", "_", "lazy_", "N_", "n
            "datetime_", "moment", "init_app"]
 
 CORE_CATALOGS = Path(__file__).parent / "translations"
+# The operators' console keeps a catalog of its own (core/console/babel.cfg extracts it).
+CONSOLE_CATALOGS = Path(__file__).parent / "console" / "translations"
 LOCALES = ("zh_Hant", "zh_Hans", "en")
 DEFAULT_LOCALE = "zh_Hant"
 # How each locale is written in <html lang> and in the API (BCP 47).
@@ -274,8 +276,8 @@ def _saved_locale(member_id: int) -> str | None:
 
 
 def catalog_directories(plugin_directories) -> str:
-    """The core's catalogs first, then each plugin's, as Flask-Babel's setting wants them."""
-    directories = [str(CORE_CATALOGS)] + [str(Path(d)) for d in plugin_directories if d]
+    """The core's catalogs first, the console's, then each plugin's, as Flask-Babel's setting wants them."""
+    directories = [str(CORE_CATALOGS), str(CONSOLE_CATALOGS)] + [str(Path(d)) for d in plugin_directories if d]
     return ";".join(directories)
 
 

@@ -183,3 +183,37 @@ def purge_old_keys(now: datetime | None = None) -> int:
     with transaction():
         return db.session.execute(
             IdempotencyKey.__table__.delete().where(IdempotencyKey.created_at < cutoff)).rowcount
+
+
+def once(key: str, func, *, scope: str, endpoint: str, fingerprint: str) -> dict:
+    """Run ``func()`` once for ``key``: a form's hidden Idempotency-Key, so a double tap books once.
+
+    The same table and rules as ``@idempotent`` for pages that answer with a
+    redirect: ``func`` returns a JSON-able dict (say, the redemption's id) that a
+    repeat of the key gets back without running anything. A refusal is not kept,
+    so the member may fix what was wrong and tap again.
+    """
+    if not valid_key(key or ""):
+        raise ValidationFailed(_("The form has expired: open it again."), fields={"idempotency_key": ["invalid"]})
+    ident = (scope[:60], endpoint[:200], hash_key(key))
+    fingerprint = hashlib.sha256(fingerprint.encode("utf-8", "surrogatepass")).hexdigest()
+    try:
+        with transaction():
+            row = IdempotencyKey(scope=ident[0], endpoint=ident[1], key_hash=ident[2], fingerprint=fingerprint)
+            db.session.add(row)
+            db.session.flush()  # waits here behind a concurrent twin
+            result = func()
+            row.status_code = 200
+            row.response_body = json.dumps(result)
+        return result
+    except IntegrityError:
+        db.session.rollback()
+        row = db.session.scalar(select(IdempotencyKey).where(IdempotencyKey.scope == ident[0],
+                                                             IdempotencyKey.endpoint == ident[1],
+                                                             IdempotencyKey.key_hash == ident[2])
+                                .execution_options(populate_existing=True))
+        if row is None or row.response_body is None:
+            raise
+        if row.fingerprint != fingerprint:
+            raise Conflict(_("This Idempotency-Key was used for a different request."), code="idempotency_key_reused")
+        return json.loads(row.response_body)

@@ -112,3 +112,23 @@ def _retry_after() -> int:
     if breached is None:
         return 60
     return max(1, math.ceil(breached.reset_at - time.time()))
+
+
+def check(name: str, key: str) -> None:
+    """Count one call under the named limit for ``key`` (say ``phone:+886…``); 429 when it is spent.
+
+    For limits on something other than the caller, such as codes sent to one phone
+    from any number of clients.
+    """
+    if _disabled():
+        return
+    from limits import parse_many
+
+    for item in parse_many(limit_for(name)):
+        if not limiter.limiter.hit(item, name, key):
+            reset_at = limiter.limiter.get_window_stats(item, name, key).reset_time
+            retry_after = max(1, math.ceil(reset_at - time.time()))
+            from core.i18n import _
+
+            raise AppError(_("Too many requests; try again in %(seconds)s seconds.", seconds=retry_after),
+                           code="rate_limited", status=429, extra={"limit": name, "retry_after": retry_after})

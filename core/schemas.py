@@ -139,7 +139,8 @@ def page_of(query, args: dict, dump=None, *, key=None, descending: bool = True) 
     from a cursor with ``WHERE key < cursor`` (keyset paging: one index range at any depth, and
     stable while rows are added); ``page=`` is an OFFSET for the first pages. ``key`` must be
     unique, and served by an index that starts with the list's filter columns. A COUNT is run
-    only for ``count=exact``; otherwise PostgreSQL's planner gives an ``estimate``.
+    only for ``count=exact``; otherwise PostgreSQL's planner gives an ``estimate``. A first page
+    that is not full needs neither: its length is the exact figure, given as either.
     ``dump`` serialises each row; leave it out when the view's response schema does.
     """
     from core.extensions import db
@@ -148,21 +149,29 @@ def page_of(query, args: dict, dump=None, *, key=None, descending: bool = True) 
     per_page = args.get("per_page", 50)
     ordered = query.order_by(None).order_by(*(column.desc() if descending else column.asc() for column in key))
     result = {"per_page": per_page}
-    if args.get("count") == "exact":
-        # Count over the query as a subquery: swapping its columns for count() would drop its FROM
-        # when it has no WHERE clause, and every unfiltered list would report a total of 1.
-        result["total"] = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
-    else:
-        result["estimate"] = estimated_rows(query)
     if args.get("after"):
         values = _decode_cursor(args["after"], key)
         columns, after = sa.tuple_(*key), sa.tuple_(*(sa.literal(v, c.type) for v, c in zip(values, key)))
         paged = ordered.where(columns < after if descending else columns > after)
+        first_page = False
     else:
         result["page"] = page = args.get("page", 1)
         paged = ordered.offset((page - 1) * per_page)
+        first_page = page == 1
     rows = db.session.scalars(paged.limit(per_page + 1)).all()
     more, rows = len(rows) > per_page, rows[:per_page]
+    # A first page that is not full holds every row: its length is the count, exactly, and
+    # neither a COUNT nor the planner's estimate costs another statement.
+    whole = len(rows) if first_page and not more else None
+    if args.get("count") == "exact":
+        # Count over the query as a subquery: swapping its columns for count() would drop its FROM
+        # when it has no WHERE clause, and every unfiltered list would report a total of 1.
+        result["total"] = whole if whole is not None else db.session.scalar(
+            db.select(db.func.count()).select_from(query.order_by(None).subquery()))
+    elif whole is not None and db.engine.dialect.name == "postgresql":
+        result["estimate"] = whole
+    else:
+        result["estimate"] = estimated_rows(query)
     result["next"] = _encode_cursor([getattr(rows[-1], column.key) for column in key]) if more else None
     result["items"] = [dump(row) for row in rows] if dump else rows
     return result
@@ -272,3 +281,11 @@ class Money(fields.Decimal):
         if not 0 <= result <= self.MAX:
             raise ValidationError(f"must be between 0 and {self.MAX}")
         return result
+
+
+def page_of_list(rows: list, args: dict, dump) -> dict:
+    """One page of a list already in memory (one filtered in Python, e.g. by what a member may see):
+    ``items``, ``page``, ``per_page`` and the exact ``total``. Lists read from a query use ``page_of``."""
+    page, per_page = args.get("page", 1), args.get("per_page", 50)
+    chunk = rows[(page - 1) * per_page:page * per_page]
+    return {"items": [dump(row) for row in chunk], "page": page, "per_page": per_page, "total": len(rows)}

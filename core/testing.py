@@ -14,6 +14,7 @@ inline unless a test uses ``memberday_worker``, which points the app at Redis
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -68,6 +69,8 @@ def empty_tables(app) -> None:
 
     from core.extensions import db
 
+    for flush in app.extensions.get("memberday_pending_writes", []):  # e.g. batched clicks: not into the next test
+        flush()
     with app.app_context():
         db.session.remove()
         names = [table.name for table in db.metadata.sorted_tables if table.name != "plugin_host_version"]
@@ -87,6 +90,7 @@ def make_app(database_url: str, **overrides):
     config = {"ENV_NAME": "testing", "DATABASE_URL": database_url, "REDIS_URL": None,
               "SECRET_KEY": "test-" + secrets.token_hex(8)}
     config.update(overrides)
+    _listen_for_codes()  # the development channel's codes, for one_time_code and sign_in_browser
     return create_app(config)
 
 
@@ -127,10 +131,18 @@ def bearer(token: str) -> dict:
 
 @pytest.fixture
 def member(memberday_client):
-    """A member created through the API: the response body, including ``token``."""
-    response = memberday_client.post("/api/v1/members", json={"name": "Test Member"})
+    """A member created through the API with a phone of their own: the response body (``token``, ``phone``)."""
+    response = memberday_client.post("/api/v1/members", json={"name": "Test Member", "phone": new_phone()})
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+def new_phone() -> str:
+    """A mobile number no other member of the test session has (E.164, Taiwan)."""
+    return "+886912" + f"{next(_PHONES) % 1_000_000:06d}"
+
+
+_PHONES = iter(range(secrets.randbelow(500_000), 10 ** 9))
 
 
 class Worker:
@@ -293,10 +305,73 @@ def send_message(memberday_client, operator_token):
     return send
 
 
-def sign_in_browser(client, member: dict) -> None:
-    """Sign ``member`` (the ``member`` fixture's body) in on ``client``, as the member page's form does."""
-    response = client.post("/me/login", data={"csrf_token": csrf_token(client), "token": member["token"]})
-    assert response.status_code == 303, response.get_data(as_text=True)
+class OneTimeCodes(logging.Handler):
+    """Keeps the last one-time code the development channel wrote to the log, for each phone."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.last: dict[str, str] = {}
+
+    def emit(self, record):
+        phone, code = getattr(record, "phone", None), getattr(record, "code", None)
+        if phone and code:
+            self.last[phone] = code
+
+
+_CODES = OneTimeCodes()
+
+
+def _listen_for_codes() -> OneTimeCodes:
+    logger = logging.getLogger("memberday.one_time_codes")
+    if _CODES not in logger.handlers:
+        logger.addHandler(_CODES)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    return _CODES
+
+
+def last_code(phone: str) -> str:
+    """The last sign-in code sent to ``phone`` (E.164) by the development channel (the log).
+
+    Works for apps in this process (the test client, ``memberday_page_server``), not for
+    gunicorn's processes. Raises when no code was sent to that phone.
+    """
+    codes = _listen_for_codes()
+    if phone not in codes.last:
+        raise AssertionError(f"no one-time code was sent to {phone}")
+    return codes.last[phone]
+
+
+@pytest.fixture
+def one_time_code():
+    """``one_time_code(phone)`` → the last 6-digit sign-in code sent to ``phone`` (E.164).
+
+    With no plugin delivering codes (``memberday_send_one_time_code``) the development
+    channel writes each code to the ``memberday.one_time_codes`` log; this reads it there::
+
+        def test_sign_in(memberday_client, member, one_time_code):
+            memberday_client.post("/me/login", data={"csrf_token": csrf_token(memberday_client),
+                                                     "phone": member["phone"]})
+            code = one_time_code(member["phone"])
+    """
+    _listen_for_codes()
+    return last_code
+
+
+def sign_in_browser(client, member: dict | str) -> None:
+    """Sign a member in on ``client`` as a person does: their phone, then the code sent to it.
+
+    ``member`` is the ``member`` fixture's body (or any member created with a ``phone``), or a phone.
+    """
+    _listen_for_codes()
+    phone = member if isinstance(member, str) else member.get("phone")
+    if not phone:
+        raise AssertionError("sign_in_browser needs a member created with a phone (see new_phone())")
+    token = csrf_token(client, "/me/login")
+    response = client.post("/me/login", data={"csrf_token": token, "phone": phone})
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    response = client.post("/me/login/code", data={"csrf_token": token, "code": last_code(phone)})
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
 
 
 @pytest.fixture
@@ -411,11 +486,22 @@ class LiveServer:
             env["REDIS_URL"] = app.config["REDIS_URL"]
         env.update(extra_env or {})
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+        import tempfile
+
+        self._log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
             [gunicorn, "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
              *args, "core:create_app()"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            # stderr to a file, not a pipe: nobody reads a pipe while the test runs, and a worker
+            # logging into a full one would hang in the middle of a request.
+            env=env, stdout=subprocess.DEVNULL, stderr=self._log, text=True, start_new_session=True)
         self._wait_until_up()
+
+    def log(self) -> str:
+        """What gunicorn and the app wrote to stderr so far."""
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read()
 
     def _wait_until_up(self, timeout: float = 30) -> None:
         import time
@@ -424,7 +510,7 @@ class LiveServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.process.stderr.read()}")
+                raise RuntimeError(f"gunicorn exited: {self.log()}")
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
                     if response.status == 200:
@@ -452,12 +538,20 @@ class LiveServer:
             return None, None
 
     def stop(self) -> None:
+        import signal
+
         if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                pass
+        try:  # the workers too, should the master have gone first
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        self._log.close()
 
 
 @pytest.fixture
@@ -531,3 +625,164 @@ def english_words(html: str, lang: str = "zh-Hant", allowed=("QR",)) -> list:
     parser.feed(html)
     text = " ".join(parser.words)
     return [word for word in re.findall(r"[A-Za-z]{2,}", text) if word not in allowed]
+
+
+def join_browser(client, path: str = "/join", **form):
+    """Join through a page's form as a person does: the form, then the code sent to the phone.
+
+    ``form`` holds the fields (``name``, ``email``, ``consent``...); ``phone`` defaults to a
+    new one. Returns the answer to the code (303 to ``/me`` once joined).
+    """
+    _listen_for_codes()
+    form.setdefault("phone", new_phone())
+    token = csrf_token(client, path)
+    response = client.post(path, data=dict(form, csrf_token=token))
+    assert response.status_code == 303 and response.headers["Location"].endswith("/me/login/code"), \
+        (response.status_code, response.get_data(as_text=True)[:500])
+    from core.members.identity import normalise_phone
+
+    return client.post("/me/login/code", data={"csrf_token": token,
+                                               "code": last_code(normalise_phone(form["phone"], "TW"))})
+
+
+class WeChatOAuthStandIn:
+    """A local stand-in for WeChat's web sign-in (OAuth ``snsapi_base``), on its real paths.
+
+    ``GET /connect/oauth2/authorize?appid=&redirect_uri=&response_type=code&scope=&state=``
+    answers 302 to ``redirect_uri?code=CODE&state=STATE`` for the user set by ``sign_in_as``;
+    ``GET /sns/oauth2/access_token?appid=&secret=&code=&grant_type=authorization_code`` trades a
+    code, once, for ``{"access_token", "expires_in", "refresh_token", "openid", "scope"}``, else
+    answers WeChat's error body (``{"errcode": 40029, "errmsg": "invalid code"}``).
+    """
+
+    def __init__(self, app_id: str = "wx-test-app", secret: str = "wx-test-secret"):
+        import http.server
+        import threading
+
+        self.app_id, self.secret = app_id, secret
+        self.openid = "o" + secrets.token_urlsafe(20)
+        self.codes: dict[str, str] = {}
+        self.exchanges: list[dict] = []
+        stand_in = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                stand_in._answer(self)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def sign_in_as(self, openid: str) -> None:
+        """The WeChat user who approves the next sign-ins."""
+        self.openid = openid
+
+    def settings(self) -> dict:
+        """The app settings that point Memberday's WeChat sign-in here."""
+        return {"WECHAT_OAUTH_APP_ID": self.app_id, "WECHAT_OAUTH_SECRET": self.secret,
+                "WECHAT_OAUTH_API_BASE": self.url + "/", "WECHAT_OAUTH_BASE": self.url + "/connect/"}
+
+    def _answer(self, handler) -> None:
+        from urllib.parse import parse_qs, urlencode, urlsplit
+
+        parts = urlsplit(handler.path)
+        query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+        if parts.path == "/connect/oauth2/authorize":
+            if query.get("appid") != self.app_id or query.get("scope") != "snsapi_base" \
+                    or query.get("response_type") != "code":
+                return self._json(handler, {"errcode": 10003, "errmsg": "redirect_uri or appid invalid"})
+            code = secrets.token_urlsafe(16)
+            self.codes[code] = self.openid
+            back = query["redirect_uri"] + "?" + urlencode({"code": code, "state": query.get("state", "")})
+            handler.send_response(302)
+            handler.send_header("Location", back)
+            handler.end_headers()
+            return None
+        if parts.path == "/sns/oauth2/access_token":
+            self.exchanges.append(query)
+            openid = self.codes.pop(query.get("code", ""), None)
+            if query.get("appid") != self.app_id or query.get("secret") != self.secret:
+                return self._json(handler, {"errcode": 40125, "errmsg": "invalid appsecret"})
+            if openid is None or query.get("grant_type") != "authorization_code":
+                return self._json(handler, {"errcode": 40029, "errmsg": "invalid code"})
+            return self._json(handler, {"access_token": secrets.token_urlsafe(24), "expires_in": 7200,
+                                        "refresh_token": secrets.token_urlsafe(24), "openid": openid,
+                                        "scope": "snsapi_base"})
+        handler.send_response(404)
+        handler.end_headers()
+        return None
+
+    @staticmethod
+    def _json(handler, body: dict) -> None:
+        import json
+
+        data = json.dumps(body).encode()
+        handler.send_response(200)  # WeChat answers its errors with 200 and an errcode
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def follow(self, authorize_url: str) -> str:
+        """What WeChat's page does when the user agrees: the URL it sends the browser back to."""
+        import urllib.error
+        import urllib.request
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            opener.open(authorize_url.split("#", 1)[0], timeout=10)
+        except urllib.error.HTTPError as redirect:
+            return redirect.headers["Location"]
+        raise AssertionError("the stand-in did not redirect")
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def wechat_oauth(memberday_app):
+    """A ``WeChatOAuthStandIn`` the test's app signs members in with (WeChat's web sign-in)."""
+    stand_in = WeChatOAuthStandIn()
+    memberday_app.config.update(stand_in.settings())
+    yield stand_in
+    stand_in.stop()
+
+
+class PageServer:
+    """The test's app served over HTTP by Werkzeug in a thread of this process (for a real browser).
+
+    Unlike ``memberday_live_server`` (gunicorn, other processes) it shares the process, so
+    ``one_time_code`` sees the codes it sends.
+    """
+
+    def __init__(self, app):
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        app.config["PUBLIC_URL"] = self.url
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def memberday_page_server(memberday_app):
+    """The test's app served over HTTP in this process (``.url``), for browser tests."""
+    server = PageServer(memberday_app)
+    yield server
+    server.stop()

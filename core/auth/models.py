@@ -50,3 +50,25 @@ class SignInSession(db.Model):
     created_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
     expires_at = sa.Column(UTCDateTime)
     ended_at = sa.Column(UTCDateTime)
+
+
+class OneTimeCode(db.Model):
+    """A sign-in code sent to a phone: stored as an HMAC of the phone and the code, used once.
+
+    The newest code for a phone is the one that counts; sending another ends the
+    ones before it. ``attempts`` counts wrong tries; at ``MAX_ATTEMPTS`` the code is locked.
+    """
+
+    __tablename__ = "one_time_codes"
+    __table_args__ = (
+        sa.CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        sa.Index("ix_one_time_codes_phone", "phone", "id"),
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    phone = sa.Column(sa.String(32), nullable=False)
+    code_hash = sa.Column(sa.String(64), nullable=False)
+    attempts = sa.Column(sa.Integer, nullable=False, default=0)
+    created_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = sa.Column(UTCDateTime, nullable=False)
+    used_at = sa.Column(UTCDateTime)  # used, or replaced by a newer code

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -131,12 +131,29 @@ def revoke_operator(name: str, *, now: datetime | None = None) -> Operator:
     return operator
 
 
-def set_operator_password(name: str, password: str) -> Operator:
-    """Set (or replace) the password an operator signs in to the console with."""
+def set_operator_password(name: str, password: str, *, now: datetime | None = None) -> Operator:
+    """Set (or replace) the password an operator signs in to the console with.
+
+    Every console session the operator holds ends with the old password: a browser
+    signed in by whoever knew it is signed out (the console signs the browser that
+    changed it in again).
+    """
+    from core.auth.sessions import end_all_sessions
+
     password_hash = generate_password_hash(_check_password(password))
     with transaction():
         operator = _operator_for_update(name)
         operator.password_hash = password_hash
+        end_all_sessions("operator", operator.id, now=now)
+    return operator
+
+
+def revoke_operator_token(name: str) -> Operator:
+    """Withdraw an operator's API token (integrations using it get 401); their password sign-in stays."""
+    with transaction():
+        operator = _operator_for_update(name)
+        operator.token_hash = None
+        operator.token_expires_at = None
     return operator
 
 
@@ -197,6 +214,10 @@ def authenticate(token: str) -> Principal | None:
     elif token.startswith(MEMBER_PREFIX):
         member = db.session.scalar(select(Member).where(Member.token_hash == digest))
         if member and hmac.compare_digest(member.token_hash, digest) and _not_expired(member.token_expires_at, now):
+            if has_request_context():
+                # Held for the request: the session's identity map is weak, and the view reads this
+                # member again (its points, its redemption) -- from memory, not with a second SELECT.
+                g.principal_member = member
             return Principal("member", member.id, None, member.name)
     return None
 

@@ -16,7 +16,8 @@ CONSOLE_PREFIX = "/console"
 
 def init_console(app: Flask, host) -> None:
     """Register the console, then every plugin's console pages behind the same gate."""
-    from core.console.views import blp, console_labels, console_menu, console_time, gate
+    from core.console.views import (LANGUAGE_NAMES, blp, console_labels, console_locale, console_menu, console_time,
+                                    gate)
 
     app.register_blueprint(blp)
     pages: list[tuple[str, ConsolePages]] = []
@@ -36,6 +37,14 @@ def init_console(app: Flask, host) -> None:
         from flask_babel import Babel
 
         Babel(app)
-    app.jinja_env.globals.update(console_menu=console_menu)
+    babel = app.extensions["babel"]
+    chosen_elsewhere = babel.locale_selector
+
+    def select_locale():
+        # On console pages the operator's choice (kept in the session) wins; elsewhere nothing changes.
+        return console_locale() or (chosen_elsewhere() if chosen_elsewhere else None)
+
+    babel.locale_selector = select_locale
+    app.jinja_env.globals.update(console_menu=console_menu, console_languages=LANGUAGE_NAMES)
     app.jinja_env.filters["console_time"] = console_time
     app.context_processor(console_labels)

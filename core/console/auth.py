@@ -1,28 +1,43 @@
 """Who is signed in to the console, through the server-side sign-in sessions of ``core.auth.sessions``.
 
-The browser's cookie holds only a session id; signing out, or revoking the
-operator, ends the session row, and a copy of the cookie is worth nothing after.
+Operators sign in with their name and password (scrypt hashes, checked by
+``verify_operator_password``). The browser's cookie holds only a session id;
+signing out, revoking the operator or changing their password ends the session
+row, and a copy of the cookie is worth nothing after.
 """
 from __future__ import annotations
 
-import hmac
-
-from flask import g
+from flask import g, session
 
 from core.auth import sessions
 from core.auth.models import Operator
-from core.auth.services import Principal, authenticate
+from core.auth.services import Principal, verify_operator_password
 from core.extensions import db
 
+# The console's language choice lives in the browser's session, next to the session id.
+LOCALE_KEY = "console_locale"
 
-def sign_in_with_token(name: str, token: str) -> Operator | None:
-    """Check an operator's name and API token; start a console session when they match."""
-    principal = authenticate(token)
-    if principal is None or not principal.is_operator() or not hmac.compare_digest(principal.name, name):
+
+def sign_in_with_password(name: str, password: str) -> Operator | None:
+    """Check an operator's name and password; start a console session when they match.
+
+    A wrong password, an unknown name, an operator without a password and a revoked
+    one all give None, after the same scrypt work.
+    """
+    principal = verify_operator_password(name, password)
+    if principal is None:
         return None
-    sessions.start_session("operator", principal.id)
-    g.pop("console_operator", None)
+    start_for(principal.id)
     return db.session.get(Operator, principal.id)
+
+
+def start_for(operator_id: int) -> None:
+    """A new console session for this browser (the language chosen before is kept)."""
+    locale = session.get(LOCALE_KEY)
+    sessions.start_session("operator", operator_id)
+    if locale:
+        session[LOCALE_KEY] = locale
+    g.pop("console_operator", None)
 
 
 def current_operator() -> Operator | None:
@@ -31,6 +46,8 @@ def current_operator() -> Operator | None:
         return g.console_operator
     operator_id = sessions.current_subject("operator")
     operator = db.session.get(Operator, operator_id) if operator_id else None
+    if operator is not None and operator.revoked_at is not None:
+        operator = None
     g.console_operator = operator
     if operator is not None:
         # The API's permission checks and idempotency keys see the console's operator.
@@ -39,5 +56,8 @@ def current_operator() -> Operator | None:
 
 
 def sign_out() -> None:
+    locale = session.get(LOCALE_KEY)
     sessions.end_session()
+    if locale:
+        session[LOCALE_KEY] = locale
     g.pop("console_operator", None)

@@ -11,19 +11,22 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import (Blueprint, current_app, flash, g, has_request_context, jsonify, redirect, render_template,
-                   request, url_for)
+                   request, session, url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy import or_, select
 
 from core.auth.models import ROLES, Operator
-from core.auth.services import ADMIN, MANAGERS, create_operator
+from core.auth.services import (ADMIN, MANAGERS, PASSWORD_MIN_LENGTH, create_operator, revoke_operator,
+                                revoke_operator_token, rotate_operator_token, set_operator_password,
+                                verify_operator_password)
 from core.console import auth, services
 from core.console.forms import local_datetime, form_fields, problems, read_form
 from core.database import utcnow
 from core.errors import AppError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from core.extensions import db
+from core.i18n import LOCALES, normalise
 from core.idempotency import idempotent
 from core.members import audience
 from core.members import services as members
@@ -42,8 +45,9 @@ blp = Blueprint("console", __name__, url_prefix="/console", template_folder="tem
                 static_folder="static", static_url_path="/static")
 
 # Pages anyone may open, and the only ones staff may.
-PUBLIC = {"console.sign_in", "console.static"}
-STAFF_PAGES = {"console.scan", "console.scan_redeem", "console.scan_lookup", "console.sign_out"}
+PUBLIC = {"console.sign_in", "console.static", "console.language"}
+STAFF_PAGES = {"console.scan", "console.scan_redeem", "console.scan_lookup", "console.sign_out", "console.account",
+               "console.account_password", "console.account_token"}
 PER_PAGE = 50
 
 
@@ -115,6 +119,8 @@ def console_menu() -> list[tuple[str, str, bool]]:
 STATUS_NAMES = {"issued": _l("issued"), "redeemed": _l("redeemed"), "expired": _l("expired"), "void": _l("void")}
 CHANNEL_NAMES = {"online": _l("online"), "offline": _l("in store"), "any": _l("online and in store")}
 ROLE_NAMES = {"admin": _l("admin"), "operator": _l("operator"), "staff": _l("staff")}
+# The default tiers (settings: TIERS); a brand's own tier names are shown as they are written.
+TIER_NAMES = {"member": _l("member"), "silver": _l("silver"), "gold": _l("gold"), "platinum": _l("platinum")}
 STAGE_NAMES = {"prospect": _l("prospect"), "new": _l("new"), "active": _l("active"), "at_risk": _l("at risk"),
                "lapsed": _l("lapsed")}
 
@@ -125,7 +131,8 @@ def console_labels() -> dict:
         return {}
     return {name: {key: str(text) for key, text in table.items()}
             for name, table in (("status_names", STATUS_NAMES), ("channel_names", CHANNEL_NAMES),
-                                ("role_names", ROLE_NAMES), ("stage_names", STAGE_NAMES))}
+                                ("role_names", ROLE_NAMES), ("stage_names", STAGE_NAMES),
+                                ("tier_names", TIER_NAMES))}
 
 
 def console_time(value) -> str:
@@ -150,12 +157,13 @@ def _safe_next(target: str | None) -> str:
 def sign_in():
     error = None
     if request.method == "POST":
-        operator = auth.sign_in_with_token((request.form.get("name") or "").strip(),
-                                           (request.form.get("token") or "").strip())
+        operator = auth.sign_in_with_password((request.form.get("name") or "").strip(),
+                                              request.form.get("password") or "")
         if operator is not None:
             home = url_for("console.scan") if operator.role not in MANAGERS else None
             return redirect(home or _safe_next(request.args.get("next")), code=303)
-        error = _("That name and token do not match an operator.")
+        # The same words whether the name is unknown, the password wrong or the account revoked.
+        error = _("That name and password do not match.")
     return render_template("console/sign_in.html", error=error), 401 if error else 200
 
 
@@ -163,6 +171,32 @@ def sign_in():
 def sign_out():
     auth.sign_out()
     return redirect(url_for("console.sign_in"), code=303)
+
+
+LANGUAGE_NAMES = {"zh_Hant": "繁體中文", "zh_Hans": "简体中文", "en": "English"}
+
+
+@blp.route("/language", methods=["POST"])
+def language():
+    """Keep the console's language for this browser (each language named in itself)."""
+    chosen = normalise(request.form.get("locale"))
+    if chosen in LOCALES:
+        session[auth.LOCALE_KEY] = chosen
+    return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+def console_locale() -> str | None:
+    """The console's language: the browser's choice, else its Accept-Language; None outside the console."""
+    if not has_request_context() or not request.path.startswith("/console"):
+        return None
+    chosen = normalise(session.get(auth.LOCALE_KEY))
+    if chosen:
+        return chosen
+    for tag, _quality in request.accept_languages:
+        locale = normalise(tag)
+        if locale:
+            return locale
+    return None
 
 
 # ------------------------------------------------------------------ dashboard
@@ -460,22 +494,131 @@ def coupon_issue():
 # ------------------------------------------------------------------ operators
 
 
+def _operators_page(new_token=None, token_for=None, error=None, status=200):
+    rows = db.session.scalars(select(Operator).order_by(Operator.name)).all()
+    return render_template("console/operators.html", operators=rows, new_token=new_token, token_for=token_for,
+                           error=error, roles=ROLES, min_length=PASSWORD_MIN_LENGTH), status
+
+
+def _operator(operator_id: int) -> Operator:
+    operator = db.session.get(Operator, operator_id)
+    if operator is None:
+        raise NotFound(_("No such operator."))
+    return operator
+
+
+def _password_problem(error: AppError) -> str:
+    if "password" in (error.fields or {}):
+        return _("A password has at least %(count)s characters.", count=PASSWORD_MIN_LENGTH)
+    return error.message
+
+
 @blp.route("/operators", methods=["GET", "POST"])
 def operators():
-    new_token, error = None, None
-    if request.method == "POST":
-        require_admin()
-        try:
-            created, new_token = create_operator((request.form.get("name") or "").strip(),
-                                                 request.form.get("role", ""))
-        except AppError as failure:
-            error = failure.message
-        else:
-            flash(_("Operator %(name)s created. Their API token is shown below, this once.", name=created.name),
-                  "ok")
-    rows = db.session.scalars(select(Operator).order_by(Operator.name)).all()
-    return render_template("console/operators.html", operators=rows, new_token=new_token, error=error,
-                           roles=ROLES), 400 if error else 200
+    if request.method == "GET":
+        return _operators_page()
+    require_admin()
+    password = request.form.get("password") or None
+    try:
+        created, new_token = create_operator((request.form.get("name") or "").strip(), request.form.get("role", ""),
+                                             password=password)
+    except AppError as failure:
+        if "password" in (failure.fields or {}):
+            return _operators_page(error=_password_problem(failure), status=400)
+        if failure.code == "operator_exists":
+            return _operators_page(error=_("An operator with this name exists."), status=409)
+        return _operators_page(error=_("Give a name (up to 100 characters) and a role."), status=400)
+    flash(_("Operator %(name)s created. Their API token is shown below, this once.", name=created.name), "ok")
+    return _operators_page(new_token=new_token, token_for=created.name)
+
+
+@blp.route("/operators/<int:operator_id>/password", methods=["POST"])
+def operator_password(operator_id):
+    """An admin sets another operator's password; every session they hold ends."""
+    require_admin()
+    operator = _operator(operator_id)
+    try:
+        set_operator_password(operator.name, request.form.get("password") or "")
+    except ValidationFailed as failure:
+        flash(_password_problem(failure), "error")
+        return redirect(url_for("console.operators"), code=303)
+    if operator.id == g.console_operator.id:
+        auth.start_for(operator.id)
+    flash(_("New password set for %(name)s; they were signed out everywhere.", name=operator.name), "ok")
+    return redirect(url_for("console.operators"), code=303)
+
+
+@blp.route("/operators/<int:operator_id>/token", methods=["POST"])
+def operator_token(operator_id):
+    """An admin gives an operator a new API token (shown once) or withdraws it."""
+    require_admin()
+    operator = _operator(operator_id)
+    if operator.revoked_at is not None:
+        raise ValidationFailed(_("This operator is revoked."))
+    if request.form.get("action") == "revoke":
+        revoke_operator_token(operator.name)
+        flash(_("The API token of %(name)s no longer works.", name=operator.name), "ok")
+        return redirect(url_for("console.operators"), code=303)
+    token = rotate_operator_token(operator.name)[1]
+    flash(_("New API token for %(name)s; the previous one no longer works.", name=operator.name), "ok")
+    return _operators_page(new_token=token, token_for=operator.name)
+
+
+@blp.route("/operators/<int:operator_id>/revoke", methods=["POST"])
+def operator_revoke(operator_id):
+    """An admin takes an operator's access away: token, password sign-in and sessions end at once."""
+    require_admin()
+    operator = _operator(operator_id)
+    if operator.id == g.console_operator.id:
+        flash(_("You cannot revoke yourself; ask another admin."), "error")
+        return redirect(url_for("console.operators"), code=303)
+    revoke_operator(operator.name)
+    flash(_("%(name)s is revoked: their token, password and sessions no longer work.", name=operator.name), "ok")
+    return redirect(url_for("console.operators"), code=303)
+
+
+# ------------------------------------------------------------------ one's own account
+
+
+def _account_page(new_token=None, error=None, status=200):
+    return render_template("console/account.html", new_token=new_token, error=error,
+                           min_length=PASSWORD_MIN_LENGTH), status
+
+
+@blp.route("/account")
+def account():
+    return _account_page()
+
+
+@blp.route("/account/password", methods=["POST"])
+@limit("sign_in", methods=["POST"])
+def account_password():
+    """Change one's own password: the current one first. Every other session of the account ends."""
+    operator = g.console_operator
+    new = request.form.get("new_password") or ""
+    if verify_operator_password(operator.name, request.form.get("current_password") or "") is None:
+        return _account_page(error=_("The current password is not right."), status=400)
+    if new != (request.form.get("repeat_password") or ""):
+        return _account_page(error=_("The two new passwords differ."), status=400)
+    try:
+        set_operator_password(operator.name, new)
+    except ValidationFailed as failure:
+        return _account_page(error=_password_problem(failure), status=400)
+    auth.start_for(operator.id)  # this browser stays signed in, under a new session id
+    flash(_("Password changed. Every other browser signed in as you was signed out."), "ok")
+    return redirect(url_for("console.account"), code=303)
+
+
+@blp.route("/account/token", methods=["POST"])
+def account_token():
+    """A new API token for oneself (shown once), or withdraw it."""
+    operator = g.console_operator
+    if request.form.get("action") == "revoke":
+        revoke_operator_token(operator.name)
+        flash(_("Your API token no longer works."), "ok")
+        return redirect(url_for("console.account"), code=303)
+    token = rotate_operator_token(operator.name)[1]
+    return _account_page(new_token=token)
 
 
 # ------------------------------------------------------------------ staff scanner

@@ -87,7 +87,7 @@ def record(hookname: str, arguments: dict) -> Event | None:
         local = transaction_local()
         if "events" not in local:
             written = local["events"] = []
-            on_commit(lambda: deliver_inline(written))
+            _after_commit_deliver(written)
         event = Event(name=hookname, member_id=getattr(member, "id", None),
                       payload={name: _encode(value) for name, value in arguments.items()},
                       status="pending", attempts=0, created_at=now,
@@ -96,6 +96,22 @@ def record(hookname: str, arguments: dict) -> Event | None:
         db.session.flush()  # its id orders it among the member's events
         local["events"].append(event.id)
         return event
+
+
+def _after_commit_deliver(event_ids: list[int]) -> None:
+    """Have the events of this transaction delivered once it commits (``event_ids`` fills as it goes).
+
+    With a queue (``REDIS_URL``) by a worker, so plugins' reactions stay out of the request that
+    wrote the events (the shop's order report answers once the order and its points commit);
+    in the embedded default, by this process right after the commit. Either way the writer's
+    claim covers the delivery, and the relay takes over what it does not finish.
+    """
+    if current_app.config.get("REDIS_URL"):
+        from core.jobs import enqueue
+
+        enqueue("core.deliver_events", event_ids)
+    else:
+        on_commit(lambda: deliver_inline(event_ids))
 
 
 # ------------------------------------------------------------------ delivering
@@ -176,7 +192,8 @@ def _deliver(event: _Open, now: datetime, fresh: bool = False) -> bool:
     from core.plugins.host import current_host
 
     host = current_host()
-    host.forget_state()
+    if not fresh:  # a later try (the relay, a retry): the flags as they are now
+        host.forget_state()
     settled = set()
     if not fresh:
         settled = set(db.session.scalars(select(EventDelivery.plugin_id).where(

@@ -25,6 +25,18 @@ def notify(member_id: int, title: str, body: str = "") -> Notification:
         return notification
 
 
+def notify_many(messages) -> list[Notification]:
+    """Queue several notifications, (member id, title, body) each, written in one statement."""
+    with transaction():
+        notifications = [Notification(member_id=member_id, audience="member", title=title[:200], body=body)
+                         for member_id, title, body in messages]
+        db.session.add_all(notifications)
+        db.session.flush()
+        for notification in notifications:
+            enqueue("core.deliver_notification", notification.id)
+        return notifications
+
+
 def notify_operators(title: str, body: str = "") -> Notification:
     """A notification every operator sees in the operators' inbox."""
     with transaction():

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.database import transaction, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -61,43 +61,46 @@ def report_paid_order(external_id: str, member_id: int, amount: Decimal,
     The same ``external_id`` reported again for the same member is that order (nothing is
     booked twice); for another member it is ``409 order_member_mismatch``.
     """
-    existing = db.session.scalar(select(Order).where(Order.external_id == external_id))
-    if existing is not None:
-        return _same_member(existing, member_id), False
-    member = db.session.get(Member, member_id)
-    if member is None:
-        raise ValidationFailed(_("Member %(id)s does not exist.", id=member_id), fields={"member_id": ["no such member"]})
     paid_at = paid_at or utcnow()
-    draft = Order(external_id=external_id, member_id=member_id, amount=amount, paid_at=paid_at, status="paid")
-    multiplier = multiplier_for(member, draft)
-    points = math.floor(base_points(amount) * multiplier)
-    with transaction():
-        member = rewards.lock_member(member_id)
-        existing = db.session.scalar(
-            select(Order).where(Order.external_id == external_id).execution_options(populate_existing=True))
-        if existing is not None:
-            return _same_member(existing, member_id), False
-        order = Order(external_id=external_id, member_id=member_id, amount=amount, paid_at=paid_at,
-                      status="paid", multiplier=multiplier, points_earned=points)
-        try:
-            # The same external id reported for two members at once: the unique index decides, and
-            # the savepoint keeps the caller's transaction (e.g. its idempotency key) usable.
-            with db.session.begin_nested():
-                db.session.add(order)
-                db.session.flush()
-        except IntegrityError:
+    # Everything below is written or locked here, so the commit need not expire it: the
+    # response and the event's delivery read the order and the member from memory.
+    with transaction(keep_loaded=True):
+        # The member's lock first: the plugins' multiplier hook then sees the member as it is
+        # booked, and the member is read once.
+        member = db.session.scalar(select(Member).where(Member.id == member_id).with_for_update()
+                                   .execution_options(populate_existing=True))
+        if member is None:
+            raise ValidationFailed(_("Member %(id)s does not exist.", id=member_id), fields={"member_id": ["no such member"]})
+        draft = Order(external_id=external_id, member_id=member_id, amount=amount, paid_at=paid_at, status="paid")
+        multiplier = multiplier_for(member, draft)
+        points = math.floor(base_points(amount) * multiplier)
+        # The unique index on external_id decides, for a retry as for two reports of the same order
+        # at once (the same member or not): no check before, no savepoint; the loser reads the
+        # winner's row.
+        order = db.session.scalar(
+            _insert(Order).values(external_id=external_id, member_id=member_id, amount=amount, paid_at=paid_at,
+                                  status="paid", multiplier=multiplier, points_earned=points,
+                                  created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=[Order.external_id]).returning(Order))
+        if order is None:
             existing = db.session.scalar(
                 select(Order).where(Order.external_id == external_id).execution_options(populate_existing=True))
-            if existing is None:
-                raise
             return _same_member(existing, member_id), False
-        if points > 0:
-            rewards.credit(member.id, points, ORDER_REASON % {"order": external_id}, order_source(external_id))
         member.orders_count += 1
         member.first_order_at = min(filter(None, [member.first_order_at, paid_at]))
         member.last_order_at = max(filter(None, [member.last_order_at, paid_at]))
+        if points > 0:  # the member is locked here, and nothing can be booked yet under the new order's source
+            rewards.credit(member.id, points, ORDER_REASON % {"order": external_id}, order_source(external_id),
+                           locked=member, new_source=True)
         emit("memberday_order_paid", order=order, member=member)
         return order, True
+
+
+def _insert(model):
+    """An INSERT that can say ``ON CONFLICT DO NOTHING`` on the database in use."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 def refund_order(external_id: str) -> Order:

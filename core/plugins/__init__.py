@@ -75,6 +75,28 @@ class PluginInfo:
         return Blueprint(f"{self.id}_pages", import_name, **options)
 
 
+def folder_hooks(folder: Any) -> tuple:
+    """The ``memberday_migrations_folder`` and ``memberday_template_folders`` hooks of a plugin laid
+    out as ``memberday plugins new`` lays it out: ``migrations/`` and ``templates/`` next to its
+    ``__init__.py``. Assign them under those names (pluggy finds hooks by name)::
+
+        memberday_migrations_folder, memberday_template_folders = folder_hooks(Path(__file__).parent)
+    """
+    from pathlib import Path
+
+    folder = Path(folder)
+
+    @hookimpl
+    def memberday_migrations_folder():
+        return str(folder / "migrations")
+
+    @hookimpl
+    def memberday_template_folders():
+        return [str(folder / "templates")]
+
+    return memberday_migrations_folder, memberday_template_folders
+
+
 @dataclass(frozen=True)
 class PeriodicJob:
     """A job run on a schedule: every ``interval`` seconds, or on a ``cron`` expression."""

@@ -418,6 +418,33 @@ def memberday_notification_channel(notification, member):
     """
 
 
+@hookspec(firstresult=True)
+def memberday_send_one_time_code(phone, code, locale):
+    """Send a member's one-time sign-in code by SMS (or any channel): return the channel name, or None.
+
+    :param phone: the phone in E.164 (``+886912345678``).
+    :param code: the 6 digits to send. Never log or store it; it signs the member in.
+    :param locale: the language to write the message in (``zh_Hant``, ``zh_Hans`` or ``en``).
+
+    The first plugin to return a name has delivered the code (pluggy's
+    ``firstresult``); raising counts as no answer. When none delivers it, the
+    development channel writes the code to the ``memberday.one_time_codes`` log
+    (``ONE_TIME_CODES_TO_LOG``, off in production). It is called in the request
+    that asked for the code, so keep it short (a timeout of a few seconds).
+
+    Example::
+
+        @hookimpl
+        def memberday_send_one_time_code(phone, code, locale):
+            from core.i18n import _, in_language
+
+            with in_language(locale):
+                text = _("Your sign-in code is %(code)s. It expires in 10 minutes.", code=code)
+            sms_client().send(to=phone, text=text, timeout=5)
+            return "sms"
+    """
+
+
 # --------------------------------------------------------------------------
 # Demo data
 # --------------------------------------------------------------------------

@@ -1,23 +1,29 @@
 """The plugin host: discovers plugins, knows which are on, and calls their hooks.
 
 Plugins are registered once per process, enabled or not. Whether a plugin is on
-is a database flag: each request (or job) first compares one version number
-with the one this process saw last and reloads the flags and settings only
-when it changed, so a switch made through any process takes effect in every
-web and worker process on its next request, without a restart.
+is a database flag. Each process keeps the flags and settings in memory and is
+told when they change (``core.plugins.push``: PostgreSQL ``NOTIFY``, or at once
+inside the process that made the change); only then does a request re-read the
+version row, and the flags and settings when it moved. A periodic check
+(``PLUGIN_STATE_CHECK_SECONDS``) is the safety net for a lost notification, and
+while a process is not listening it checks on every request, as before. A switch
+made through any process takes effect in every web and worker process without a
+restart. Settings handed to plugins are read-only.
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from types import MappingProxyType
 from typing import Any, Iterable
 
 import pluggy
 from blinker import Namespace
-from flask import current_app, g, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 from sqlalchemy import select
@@ -55,12 +61,35 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def frozen(value):
+    """A read-only view of settings: mappings as ``MappingProxyType``, lists as tuples, all the way down."""
+    if isinstance(value, dict):
+        return MappingProxyType({key: frozen(item) for key, item in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(frozen(item) for item in value)
+    if isinstance(value, set):
+        return frozenset(value)
+    return value
+
+
+def thawed(value):
+    """Plain, JSON-ready data again from ``frozen`` settings: dicts and lists, all the way down."""
+    if isinstance(value, (dict, MappingProxyType)):
+        return {key: thawed(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [thawed(item) for item in value]
+    return value
+
+
 @dataclass(frozen=True)
 class RuntimeState:
     version: int = -1
     enabled: frozenset = frozenset()
     settings: dict = field(default_factory=dict)
     failures: dict = field(default_factory=dict)
+
+
+_NO_SETTINGS = MappingProxyType({})
 
 
 class PluginHost:
@@ -74,6 +103,12 @@ class PluginHost:
         self.blueprint_owner: dict[str, str] = {}
         self._state = RuntimeState()
         self._lock = threading.Lock()
+        # Set by the listener (another thread) or by a change made in this process; the next
+        # request then re-reads the version row. A bare attribute write: atomic under the GIL.
+        self._stale = True
+        self._next_check = 0.0
+        self._listener = None
+        self._listening_to = None
 
     # ---------------------------------------------------------------- loading
 
@@ -192,21 +227,62 @@ class PluginHost:
     # ---------------------------------------------------------------- runtime state
 
     def state(self) -> RuntimeState:
-        """The on/off flags and settings, reloaded when the version row moved."""
+        """The on/off flags and settings, re-read only when told they changed (or by the safety net)."""
         if has_app_context() and "_memberday_plugin_state" in g:
             return g._memberday_plugin_state
-        version = db.session.scalar(select(PluginHostVersion.version).where(PluginHostVersion.id == 1)) or 0
         state = self._state
-        if version != state.version:
-            state = self._load_state(version)
-            with self._lock:
-                self._state = state
+        if self._must_check() or state.version < 0:  # never loaded: every thread waits for a real answer
+            self._stale = False  # cleared first: a notice arriving during the read marks it again
+            version = db.session.scalar(select(PluginHostVersion.version).where(PluginHostVersion.id == 1)) or 0
+            if version != state.version:
+                state = self._load_state(version)
+                with self._lock:
+                    self._state = state
         if has_app_context():
             g._memberday_plugin_state = state
         return state
 
+    def _must_check(self) -> bool:
+        now = time.monotonic()
+        if self._stale or now >= self._next_check:
+            self._next_check = now + self._check_interval()
+            return True
+        return False
+
+    def _check_interval(self) -> float:
+        """Seconds until the safety-net check; 0 (every request) while no listener tells us of changes."""
+        listener = self.listener()
+        if listener is None or not listener.live or not has_app_context():
+            return 0.0
+        return float(current_app.config["PLUGIN_STATE_CHECK_SECONDS"])
+
+    def listener(self):
+        """This process's listener for the app's database (None on SQLite).
+
+        Started by the first request a process serves: a web process lives on and listens. A
+        job outside any request (an rq work-horse is forked per job) does not open one; it reads
+        the version row when it starts (``forget_state``), as it always did.
+        """
+        if not has_app_context():
+            return self._listener
+        engine = db.engine
+        key = (os.getpid(), id(engine))
+        if self._listening_to != key:
+            if not has_request_context():
+                return None
+            from core.plugins import push
+
+            self._listener = push.register(self, engine)
+            self._listening_to = key
+        return self._listener
+
+    def mark_stale(self) -> None:
+        """Told that the flags or settings changed: the next request re-reads the version row."""
+        self._stale = True
+
     def forget_state(self) -> None:
-        """Drop this request's memo (used right after this process changed the flags)."""
+        """Drop this request's memo and re-check now (used right after this process changed the flags)."""
+        self._stale = True
         if has_app_context():
             g.pop("_memberday_plugin_state", None)
 
@@ -217,7 +293,7 @@ class PluginHost:
             row = rows.get(record.id)
             if (row.enabled if row is not None else record.info.enabled_by_default):
                 wanted.add(record.id)
-            settings[record.id] = self.effective_settings(record, row.settings if row else {})
+            settings[record.id] = frozen(self.effective_settings(record, row.settings if row else {}))
             failures[record.id] = row.consecutive_failures if row else 0
         # A plugin whose dependency is off is off too.
         enabled = set(wanted)
@@ -244,8 +320,9 @@ class PluginHost:
     def is_enabled(self, plugin_id: str) -> bool:
         return plugin_id in self.state().enabled
 
-    def settings(self, plugin_id: str) -> dict:
-        return self.state().settings.get(plugin_id, {})
+    def settings(self, plugin_id: str) -> MappingProxyType:
+        """The plugin's settings, read-only (a plugin that writes to them gets a ``TypeError``)."""
+        return self.state().settings.get(plugin_id, _NO_SETTINGS)
 
     # ---------------------------------------------------------------- hook calls
 

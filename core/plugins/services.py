@@ -67,6 +67,9 @@ def set_enabled(plugin_id: str, enabled: bool, actor: str) -> None:
 
 def public_settings(record, settings: dict) -> dict:
     """Settings as shown to operators: secret fields masked, never their value."""
+    from core.plugins.host import thawed
+
+    settings = thawed(settings)
     schema_class = record.info.settings_schema if record.info else None
     if schema_class is None:
         return dict(settings)

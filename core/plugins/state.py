@@ -10,20 +10,30 @@ from __future__ import annotations
 
 from typing import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
-from core.database import transaction
+from core.database import on_commit, transaction
 from core.extensions import db
 from core.plugins.models import PluginAudit, PluginHostVersion, PluginState
 
 
 def bump_version() -> None:
-    """Tell every process to reload the flags and settings on its next request."""
+    """Tell every process to reload the flags and settings, once this transaction commits.
+
+    The version row moves (what every process compares when it checks); on PostgreSQL a
+    ``NOTIFY`` in the same transaction reaches every listening process at the commit, and
+    this process's own hosts are marked at the commit too (``core.plugins.push``).
+    """
+    from core.plugins import push
+
     updated = db.session.execute(
         update(PluginHostVersion).where(PluginHostVersion.id == 1).values(version=PluginHostVersion.version + 1))
     if not updated.rowcount:
         db.session.add(PluginHostVersion(id=1, version=1))
     db.session.flush()
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": push.CHANNEL})
+    on_commit(push.mark_local)
 
 
 def state_row(plugin_id: str, enabled_by_default: bool) -> PluginState:

@@ -3,6 +3,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from core.auth.services import MANAGERS, STAFF, require_operator, require_principal, require_self_or_operator
+from core.database import reads_only
 from core.errors import errors
 from core.idempotency import effect_id, idempotent
 from core.members.services import get_member
@@ -22,6 +23,7 @@ blp = Blueprint("rewards", __name__, url_prefix="/api/v1", description="Points l
 @blp.response(200, PointsSchema)
 def points(args, member_id):
     """The balance, held points, and ledger entries newest first."""
+    reads_only()  # two statements, no BEGIN/ROLLBACK around them
     require_self_or_operator(member_id)
     member = get_member(member_id)
     result = page_of(services.history(member_id), args)

@@ -53,6 +53,12 @@ class PointsLot(db.Model):
         sa.CheckConstraint("remaining <= points", name="remaining_within_points"),
         one_of("status", LotStatus),
         sa.Index("ix_points_lots_spendable", "member_id", "status", "expires_at"),
+        # The expiry job walks only due lots, in expiry order, from where its last batch ended.
+        sa.Index("ix_points_lots_status_expires", "status", "expires_at", "id"),
+        # A spend reads a member's spendable lots in spending order and stops when it has enough.
+        sa.Index("ix_points_lots_spending_order", "member_id", "expires_at", "id",
+                 postgresql_where=sa.text("status = 'active' AND remaining > 0"),
+                 sqlite_where=sa.text("status = 'active' AND remaining > 0")),
     )
 
     id = sa.Column(sa.Integer, primary_key=True)
@@ -108,7 +114,9 @@ class CouponTemplate(db.Model):
 class Coupon(db.Model):
     __tablename__ = "coupons"
     __table_args__ = (sa.Index("ix_coupons_member_id", "member_id", "id"), one_of("status", CouponStatus),
-                      one_of("redeemed_channel", Channel))
+                      one_of("redeemed_channel", Channel),
+                      # The expiry job's one UPDATE finds the issued coupons past their date along this.
+                      sa.Index("ix_coupons_status_expires", "status", "expires_at"))
 
     id = sa.Column(sa.Integer, primary_key=True)
     code = sa.Column(sa.String(32), nullable=False, unique=True)

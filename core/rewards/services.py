@@ -11,14 +11,14 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import nulls_last, select
+from sqlalchemy import and_, func, insert, literal, nulls_last, or_, select, tuple_, update
 
-from core.database import transaction, utcnow
+from core.database import UTCDateTime, transaction, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.extensions import db
 from core.i18n import _
 from core.members.models import Member
-from core.plugins.host import emit
+from core.plugins.host import current_host, emit
 from core.rewards.models import Coupon, CouponTemplate, PointsAllocation, PointsEntry, PointsLot
 
 # ------------------------------------------------------------------ points
@@ -58,13 +58,30 @@ def _check_amount(points: int) -> None:
         raise ValidationFailed(_("Points must be a positive whole number."), fields={"points": ["must be > 0"]})
 
 
+def _locked_and_unbooked(member_id: int, source: str, locked: Member | None, new_source: bool):
+    """The member under its row lock and the entry already booked as ``source`` (if any).
+
+    ``locked``: the caller already holds this member's lock (``lock_member`` in the same
+    transaction): it is not taken, nor the row read, again. ``new_source``: the caller knows
+    nothing can be booked as ``source`` yet (it is named after a row the caller just inserted
+    in this transaction): the unique index on sources still refuses a second booking.
+    """
+    if locked is not None and locked.id != member_id:
+        raise ValueError("the locked member is not the member to book for")
+    member = locked if locked is not None else lock_member(member_id)
+    return member, (None if new_source else entry_by_source(source))
+
+
 def credit(member_id: int, points: int, reason: str, source: str, *, pending: bool = False,
-           expires_at: datetime | None = None) -> PointsEntry:
-    """Add ``points`` as a new lot; ``pending`` lots are held until ``release``."""
+           expires_at: datetime | None = None, locked: Member | None = None,
+           new_source: bool = False) -> PointsEntry:
+    """Add ``points`` as a new lot; ``pending`` lots are held until ``release``.
+
+    ``locked`` and ``new_source``: see ``_locked_and_unbooked``.
+    """
     _check_amount(points)
     with transaction():
-        member = lock_member(member_id)
-        existing = entry_by_source(source)
+        member, existing = _locked_and_unbooked(member_id, source, locked, new_source)
         if existing is not None:
             return existing
         if expires_at is None:
@@ -78,12 +95,15 @@ def credit(member_id: int, points: int, reason: str, source: str, *, pending: bo
         return _book(member, "credit", reason, source, points=points, lot=lot)
 
 
-def debit(member_id: int, points: int, reason: str, source: str) -> PointsEntry:
-    """Spend ``points`` from the soonest-expiring lots; never below zero."""
+def debit(member_id: int, points: int, reason: str, source: str, *, locked: Member | None = None,
+          new_source: bool = False) -> PointsEntry:
+    """Spend ``points`` from the soonest-expiring lots; never below zero.
+
+    ``locked`` and ``new_source``: see ``_locked_and_unbooked``.
+    """
     _check_amount(points)
     with transaction():
-        member = lock_member(member_id)
-        existing = entry_by_source(source)
+        member, existing = _locked_and_unbooked(member_id, source, locked, new_source)
         if existing is not None:
             return existing
         now = utcnow()
@@ -92,25 +112,60 @@ def debit(member_id: int, points: int, reason: str, source: str) -> PointsEntry:
             raise Conflict(_("The member has %(balance)s points; %(points)s are needed.", balance=member.points_balance, points=points),
                            code="insufficient_points",
                            extra={"balance": member.points_balance, "needed": points})
-        lots = db.session.scalars(
-            select(PointsLot)
-            .where(PointsLot.member_id == member.id, PointsLot.status == "active", PointsLot.remaining > 0)
-            .order_by(nulls_last(PointsLot.expires_at.asc()), PointsLot.id)
-            .execution_options(populate_existing=True)
-        ).all()
         entry = _book(member, "debit", reason, source, points=-points)
-        still_needed = points
-        for lot in lots:
-            if still_needed == 0:
-                break
-            take = min(lot.remaining, still_needed)
-            lot.remaining -= take
-            still_needed -= take
-            db.session.add(PointsAllocation(entry_id=entry.id, lot_id=lot.id, points=take))
-        if still_needed:  # the balance and the lots disagree: refuse rather than book it
-            raise RuntimeError(f"ledger of member {member.id} is inconsistent: lots short by {still_needed}")
-        db.session.flush()
+        takes = _lots_to_spend(member.id, points)
+        db.session.execute(update(PointsLot), [{"id": lot_id, "remaining": left} for lot_id, _, left in takes])
+        db.session.execute(insert(PointsAllocation),
+                           [{"entry_id": entry.id, "lot_id": lot_id, "points": take} for lot_id, take, _ in takes])
         return entry
+
+
+SPEND_CHUNK = 64  # lots read at a time by a spend: almost every spend needs only the first few
+
+
+def _lots_to_spend(member_id: int, points: int) -> list[tuple[int, int, int]]:
+    """(lot id, points taken, points left) of the soonest-expiring spendable lots covering ``points``.
+
+    The member's spendable lots are read in spending order, at most a chunk at a time (LIMIT),
+    with a running sum over them (a window); only the lots whose running sum before them is
+    still short of the spend come back. A member with ten thousand lots is not read whole to
+    spend from the first two. The caller holds the member's lock: nobody changes these lots meanwhile.
+    """
+    takes: list[tuple[int, int, int]] = []
+    needed, after = points, None
+    while needed > 0:
+        rows = db.session.execute(spend_chunk(member_id, needed, after)).all()
+        if not rows:  # the balance and the lots disagree: refuse rather than book it
+            raise RuntimeError(f"ledger of member {member_id} is inconsistent: lots short by {needed}")
+        for row in rows:
+            take = min(row.remaining, needed)
+            takes.append((row.id, take, row.remaining - take))
+            needed -= take
+        after = (rows[-1].expires_at, rows[-1].id)
+    return takes
+
+
+def spend_chunk(member_id: int, needed: int, after: tuple | None = None):
+    """The next spendable lots of a member in spending order after ``after`` (at most a chunk),
+    each with the running sum through it; only those still needed to cover ``needed``."""
+    order = (nulls_last(PointsLot.expires_at.asc()), PointsLot.id.asc())
+    chunk = (select(PointsLot.id, PointsLot.remaining, PointsLot.expires_at,
+                    func.sum(PointsLot.remaining).over(order_by=order).label("through"))
+             .where(PointsLot.member_id == member_id, PointsLot.status == "active", PointsLot.remaining > 0)
+             .order_by(*order).limit(SPEND_CHUNK))
+    if after is not None:
+        chunk = chunk.where(_after_in_spending_order(*after))
+    chunk = chunk.subquery()
+    return (select(chunk).where(chunk.c.through - chunk.c.remaining < needed)
+            .order_by(nulls_last(chunk.c.expires_at.asc()), chunk.c.id))
+
+
+def _after_in_spending_order(expires_at, lot_id):
+    """Lots after (``expires_at``, ``lot_id``) in spending order (soonest expiry first, none last)."""
+    if expires_at is None:
+        return and_(PointsLot.expires_at.is_(None), PointsLot.id > lot_id)
+    return or_(PointsLot.expires_at > expires_at, PointsLot.expires_at.is_(None),
+               and_(PointsLot.expires_at == expires_at, PointsLot.id > lot_id))
 
 
 def reverse_debit(source: str, reason: str) -> PointsEntry:
@@ -170,37 +225,137 @@ def release(source: str, reason: str) -> PointsEntry | None:
                      pending=-lot.remaining, lot=lot)
 
 
+def _due(now: datetime):
+    return and_(PointsLot.status == "active", PointsLot.expires_at <= now)
+
+
+def _expire_lots_of(member_ids: list[int], now: datetime) -> int:
+    """Expire every due lot of these members in three set statements; returns how many lots.
+
+    The caller holds the members' row locks, and every change to a lot is made under its
+    member's lock, so the due lots stay the same from the first statement to the last: the
+    entries book exactly what the lots lose, and the balances lose exactly that too.
+    """
+    if not member_ids:
+        return 0
+    due = and_(PointsLot.member_id.in_(member_ids), _due(now))
+    listeners = current_host().implementers("memberday_points_changed")
+    lot_ids = list(db.session.scalars(select(PointsLot.id).where(due, PointsLot.remaining > 0))) if listeners else []
+    db.session.execute(insert(PointsEntry).from_select(
+        ["member_id", "kind", "points", "pending_points", "reason", "source", "lot_id", "expires_at", "created_at"],
+        select(PointsLot.member_id, literal("expiry"), -PointsLot.remaining, literal(0), literal("Points expired"),
+               PointsLot.source + literal(":expiry"), PointsLot.id, PointsLot.expires_at,
+               literal(utcnow(), UTCDateTime))  # booked now, whatever moment the job judged due by
+        .where(due, PointsLot.remaining > 0).order_by(PointsLot.member_id, PointsLot.id)))
+    lost = (select(PointsLot.member_id, func.sum(PointsLot.remaining).label("points"))
+            .where(due, PointsLot.remaining > 0).group_by(PointsLot.member_id).subquery())
+    db.session.execute(update(Member).where(Member.id == lost.c.member_id)
+                       .values(points_balance=Member.points_balance - lost.c.points)
+                       .execution_options(synchronize_session=False))
+    expired = db.session.execute(update(PointsLot).where(due).values(status="expired", remaining=0)
+                                 .execution_options(synchronize_session=False)).rowcount
+    _forget_members_and_lots()
+    _tell_listeners("expiry", lot_ids)
+    return expired
+
+
+def _forget_members_and_lots() -> None:
+    """The set statements changed members and lots behind the ORM's back: reload its copies when next read."""
+    for instance in list(db.session.identity_map.values()):
+        if isinstance(instance, (Member, PointsLot)):
+            db.session.expire(instance)
+
+
+def _tell_listeners(kind: str, lot_ids: list[int]) -> None:
+    """Write the ``memberday_points_changed`` event of each entry a set statement booked (when anyone listens)."""
+    if not lot_ids:
+        return
+    for entry in db.session.scalars(select(PointsEntry).where(PointsEntry.kind == kind, PointsEntry.lot_id.in_(lot_ids))
+                                    .order_by(PointsEntry.id)):
+        emit("memberday_points_changed", member=db.session.get(Member, entry.member_id), entry=entry)
+
+
+def release_many(sources: list[str], reason: str) -> int:
+    """Make the held lots booked as ``sources`` spendable, in three set statements; returns how many.
+
+    The caller holds the row locks of every member these lots belong to (in id order). Lots not
+    held any more (released, reversed) are left alone, so releasing twice books once.
+    """
+    if not sources:
+        return 0
+    held = and_(PointsLot.source.in_(sources), PointsLot.status == "pending")
+    listeners = current_host().implementers("memberday_points_changed")
+    lot_ids = list(db.session.scalars(select(PointsLot.id).where(held))) if listeners else []
+    db.session.execute(insert(PointsEntry).from_select(
+        ["member_id", "kind", "points", "pending_points", "reason", "source", "lot_id", "expires_at", "created_at"],
+        select(PointsLot.member_id, literal("release"), PointsLot.remaining, -PointsLot.remaining,
+               literal(reason[:200]), PointsLot.source + literal(":release"), PointsLot.id, PointsLot.expires_at,
+               literal(utcnow(), UTCDateTime))
+        .where(held).order_by(PointsLot.member_id, PointsLot.id)))
+    moved = (select(PointsLot.member_id, func.sum(PointsLot.remaining).label("points"))
+             .where(held).group_by(PointsLot.member_id).subquery())
+    db.session.execute(update(Member).where(Member.id == moved.c.member_id)
+                       .values(points_balance=Member.points_balance + moved.c.points,
+                               points_pending=Member.points_pending - moved.c.points)
+                       .execution_options(synchronize_session=False))
+    released = db.session.execute(update(PointsLot).where(held).values(status="active")
+                                  .execution_options(synchronize_session=False)).rowcount
+    _forget_members_and_lots()
+    _tell_listeners("release", lot_ids)
+    return released
+
+
+def lock_members(member_ids, *, skip_locked: bool = False) -> list[int]:
+    """Row-lock these members in id order (the order every multi-member lock takes); returns the ids locked."""
+    return list(db.session.scalars(select(Member.id).where(Member.id.in_(sorted(set(member_ids))))
+                                   .order_by(Member.id).with_for_update(skip_locked=skip_locked)))
+
+
 def _expire_member_lots(member: Member, now: datetime) -> int:
-    lots = db.session.scalars(
-        select(PointsLot)
-        .where(PointsLot.member_id == member.id, PointsLot.status == "active", PointsLot.expires_at <= now)
-        .order_by(PointsLot.id)
-        .execution_options(populate_existing=True)
-    ).all()
-    for lot in lots:
-        expired = lot.remaining
-        lot.remaining = 0
-        lot.status = "expired"
-        if expired:
-            _book(member, "expiry", "Points expired", f"{lot.source}:expiry", points=-expired, lot=lot)
-    return len(lots)
+    """Expire the locked member's due lots (a spend does this first); one cheap read when none is due."""
+    if db.session.scalar(select(PointsLot.id).where(PointsLot.member_id == member.id, _due(now)).limit(1)) is None:
+        return 0
+    expired = _expire_lots_of([member.id], now)
+    db.session.refresh(member)
+    return expired
 
 
-def expire_due_lots(now: datetime | None = None, batch: int = 500) -> int:
-    """Expire every lot past its date, each exactly once (the periodic expiry job)."""
+def due_lots(now: datetime, after: tuple | None = None, batch: int = 500):
+    """The next ``batch`` due lots (id, member, expiry) in expiry order after ``after`` = (expires_at, id)."""
+    query = (select(PointsLot.id, PointsLot.member_id, PointsLot.expires_at).where(_due(now))
+             .order_by(PointsLot.expires_at, PointsLot.id).limit(batch))
+    if after is not None:
+        query = query.where(tuple_(PointsLot.expires_at, PointsLot.id) > tuple(after))
+    return query
+
+
+def expire_due_lots(now: datetime | None = None, batch: int = 2000) -> int:
+    """Expire every lot past its date, each exactly once (the periodic expiry job); returns how many.
+
+    Due lots are found along the (status, expires_at, id) index, a batch at a time from where the
+    last batch ended, so a run reads only due rows. Each batch locks its members (in id order,
+    skipping any that another transaction holds: a spend expires its member's lots itself) and
+    expires their due lots in a few set statements. The members skipped are done at the end, one
+    at a time, waiting for their locks. Two runs at once therefore expire each lot once, and a
+    spend at the same moment sees the balance either before or after its lots expired.
+    """
     now = now or utcnow()
-    expired = 0
+    expired, after, skipped = 0, None, set()
     while True:
-        member_ids = db.session.scalars(
-            select(PointsLot.member_id)
-            .where(PointsLot.status == "active", PointsLot.expires_at <= now)
-            .distinct().limit(batch)
-        ).all()
-        if not member_ids:
-            return expired
-        for member_id in member_ids:
-            with transaction():
-                expired += _expire_member_lots(lock_member(member_id), now)
+        with transaction():
+            rows = db.session.execute(due_lots(now, after, batch)).all()
+            if not rows:
+                break
+            after = (rows[-1].expires_at, rows[-1].id)
+            wanted = sorted({row.member_id for row in rows})
+            locked = lock_members(wanted, skip_locked=True)
+            skipped.update(set(wanted) - set(locked))
+            expired += _expire_lots_of(locked, now)
+    for member_id in sorted(skipped):
+        with transaction():
+            lock_member(member_id)
+            expired += _expire_lots_of([member_id], now)
+    return expired
 
 
 def adjust(member_id: int, points: int, reason: str, source: str) -> PointsEntry:
@@ -240,21 +395,28 @@ def create_template(title: str, value=0, channel: str = "any", valid_days: int |
         return template
 
 
-def issue_coupon(member_id: int, template_id: int, source: str | None = None) -> Coupon:
-    """Issue a coupon from a template; with a ``source``, at most once for that source."""
+def issue_coupon(member_id: int, template_id: int, source: str | None = None,
+                 now: datetime | None = None, *, new_source: bool = False) -> Coupon:
+    """Issue a coupon from a template; with a ``source``, at most once for that source.
+
+    ``new_source``: the caller named the source after a row it just inserted in this
+    transaction, so no coupon can have it yet: it is not looked for (the unique index on
+    sources still refuses a second one).
+    """
     template = db.session.get(CouponTemplate, template_id)
     if template is None:
         raise NotFound(_("Coupon template %(id)s does not exist.", id=template_id))
     with transaction():
         member = lock_member(member_id)
-        if source:
+        if source and not new_source:
             existing = db.session.scalar(select(Coupon).where(Coupon.source == source))
             if existing is not None:
                 return existing
-        now = utcnow()
+        now = now or utcnow()
         ends = [t for t in (template.valid_until,
                             now + timedelta(days=template.valid_days) if template.valid_days else None) if t]
-        coupon = Coupon(code=new_coupon_code(), template_id=template.id, member_id=member.id, status="issued",
+        # The template itself, not only its id: whoever shows the coupon reads it from memory.
+        coupon = Coupon(code=new_coupon_code(), template=template, member_id=member.id, status="issued",
                         source=source, issued_at=now, expires_at=min(ends) if ends else None)
         db.session.add(coupon)
         db.session.flush()

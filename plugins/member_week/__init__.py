@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.plugins import PageSection, PeriodicJob, PluginInfo, hookimpl
-from plugins.member_week import models  # noqa: F401  (the tables join the metadata when the plugin loads)
+from core.plugins import PageSection, PeriodicJob, PluginInfo, folder_hooks, hookimpl
 from plugins.member_week.schemas import MemberWeekSettingsSchema
 
 HERE = Path(__file__).parent
@@ -19,6 +18,10 @@ PLUGIN = PluginInfo(
     settings_schema=MemberWeekSettingsSchema,
 )
 
+from plugins.member_week import models  # noqa: E402,F401  (named through PLUGIN; the tables join the metadata)
+
+memberday_migrations_folder, memberday_template_folders = folder_hooks(HERE)
+
 
 @hookimpl
 def memberday_blueprints(app):
@@ -29,17 +32,24 @@ def memberday_blueprints(app):
 
 
 @hookimpl
+def memberday_console_pages():
+    from plugins.member_week.console import PAGES
+
+    return PAGES
+
+
+@hookimpl
 def memberday_jobs():
     from plugins.member_week import report, services
 
-    return {"member_week.tick": services.tick, "member_week.announce": services.announce,
-            "member_week.remind": services.remind, "member_week.deliver": services.deliver,
-            "member_week.compute_report": report.compute, "member_week.refresh_reports": report.refresh_due}
+    return {PLUGIN.job("tick"): services.tick, PLUGIN.job("announce"): services.announce,
+            PLUGIN.job("remind"): services.remind, PLUGIN.job("deliver"): services.deliver,
+            PLUGIN.job("compute_report"): report.compute, PLUGIN.job("refresh_reports"): report.refresh_due}
 
 
 @hookimpl
 def memberday_periodic_jobs():
-    return [PeriodicJob("member_week.tick", interval=60), PeriodicJob("member_week.refresh_reports", interval=900)]
+    return [PeriodicJob(PLUGIN.job("tick"), interval=60), PeriodicJob(PLUGIN.job("refresh_reports"), interval=900)]
 
 
 @hookimpl
@@ -47,16 +57,6 @@ def memberday_cli_commands():
     from plugins.member_week.cli import member_week
 
     return [member_week]
-
-
-@hookimpl
-def memberday_migrations_folder():
-    return str(HERE / "migrations")
-
-
-@hookimpl
-def memberday_template_folders():
-    return [str(HERE / "templates")]
 
 
 @hookimpl
@@ -102,3 +102,8 @@ def memberday_seed_demo(members, operator):
     from plugins.member_week.demo import seed
 
     seed(members)
+
+
+@hookimpl
+def memberday_translations():
+    return str(HERE / "translations")

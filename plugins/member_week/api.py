@@ -5,22 +5,23 @@ from flask import Response, request
 from flask_smorest import Blueprint
 
 from core.auth.services import MANAGERS, current_principal, require_operator, require_principal
-from core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from core.i18n import _
+from core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, errors
 from core.idempotency import idempotent
 from core.schemas import page_of
-from plugins.member_week import report, services
+from plugins.member_week import PLUGIN, report, services
 from plugins.member_week.schemas import (ClaimRequestSchema, MemberBenefitSchema, OperatorWeekSchema, PlanArgs,
                                          PromotionListArgs, PromotionSchema, ReportArgs, WeekListArgs, WeekChangeSchema,
                                          WeekSchema, WeekWriteSchema)
 
-blp = Blueprint("member_week", __name__, url_prefix="/api/v1/member-weeks",
-                description="Member weeks: the planner, weeks, claims and the report.")
+blp = PLUGIN.api_blueprint(__name__, url_prefix="/api/v1/member-weeks",
+                           description="Member weeks: the planner, weeks, claims and the report.")
 promotions = Blueprint("member_week_promotions", __name__, url_prefix="/api/v1/promotions",
                        description="The brand's big promotions, which member weeks are placed around.")
 
 
 @promotions.route("", methods=["POST"])
+@errors("forbidden")
 @promotions.arguments(PromotionSchema)
 @promotions.response(201, PromotionSchema)
 def create_promotion(data):
@@ -30,6 +31,7 @@ def create_promotion(data):
 
 
 @promotions.route("", methods=["GET"])
+@errors("forbidden")
 @promotions.arguments(PromotionListArgs, location="query")
 @promotions.response(200)
 def list_promotions(args):
@@ -63,6 +65,7 @@ def _benefit_fields(benefit) -> dict:
 
 
 @blp.route("/plan", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(PlanArgs, location="query")
 @blp.response(200)
 def plan(args):
@@ -83,6 +86,7 @@ def plan(args):
 
 
 @blp.route("", methods=["POST"])
+@errors("forbidden", "keyword_taken", overlapping_week=409)
 @blp.arguments(WeekWriteSchema)
 @blp.response(201, OperatorWeekSchema)
 def create_week(data):
@@ -92,6 +96,7 @@ def create_week(data):
 
 
 @blp.route("", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(WeekListArgs, location="query")
 @blp.response(200)
 def list_weeks(args):
@@ -107,6 +112,7 @@ def list_weeks(args):
 
 
 @blp.route("/current", methods=["GET"])
+@errors("forbidden")
 @blp.response(200)
 def current():
     """The running week (or else the next announced one) the caller may see; 404 when there is none."""
@@ -119,6 +125,7 @@ def current():
 
 
 @blp.route("/<int:week_id>", methods=["GET"])
+@errors("forbidden")
 @blp.response(200)
 def get_week(week_id):
     principal, operator = _caller()
@@ -134,6 +141,8 @@ def get_week(week_id):
 
 
 @blp.route("/<int:week_id>", methods=["PATCH"])
+@errors("forbidden", "keyword_taken", cancelled=409, already_started=409, already_announced=409,
+        overlapping_week=409)
 @blp.arguments(WeekChangeSchema(partial=True))
 @blp.response(200, OperatorWeekSchema)
 def update_week(data, week_id):
@@ -145,6 +154,7 @@ def update_week(data, week_id):
 
 
 @blp.route("/<int:week_id>/cancel", methods=["POST"])
+@errors("forbidden", "idempotency_key_reused", already_cancelled=409, already_ended=409)
 @idempotent
 @blp.response(200, OperatorWeekSchema)
 def cancel_week(week_id):
@@ -154,6 +164,8 @@ def cancel_week(week_id):
 
 
 @blp.route("/<int:week_id>/claim", methods=["POST"])
+@errors("forbidden", "idempotency_key_reused", not_eligible=403, not_running=409, mall_item=409,
+        already_claimed=409, out_of_stock=409)
 @idempotent
 @blp.arguments(ClaimRequestSchema)
 @blp.response(201)
@@ -173,7 +185,7 @@ def claim(data, week_id):
         from core.rewards.models import Coupon
         from core.rewards.services import coupon_status
 
-        coupon = db.session.get(Coupon, record.coupon_id)
+        coupon = getattr(record, "issued_coupon", None) or db.session.get(Coupon, record.coupon_id)
         body["coupon"] = {"code": coupon.code, "title": coupon.template.title, "status": coupon_status(coupon),
                           "channel": coupon.template.channel,
                           "expires_at": coupon.expires_at.isoformat() if coupon.expires_at else None}
@@ -183,6 +195,7 @@ def claim(data, week_id):
 
 
 @blp.route("/<int:week_id>/report", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(ReportArgs, location="query")
 @blp.response(200)
 def week_report(args, week_id):
@@ -193,6 +206,7 @@ def week_report(args, week_id):
 
 
 @blp.route("/<int:week_id>/report/refresh", methods=["POST"])
+@errors("forbidden")
 @blp.arguments(ReportArgs, location="query")
 @blp.response(200)
 def refresh_report(args, week_id):
@@ -209,6 +223,7 @@ def _report_response(figures: dict, format_: str, week_id: int):
 
 
 @blp.route("/<int:week_id>/progress", methods=["GET"])
+@errors("forbidden")
 @blp.response(200)
 def progress(week_id):
     """How far the announcement and the reminder have come (operators)."""

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from core.database import UTCDateTime, utcnow
 from core.extensions import db
+from plugins.member_week import PLUGIN
 
 WEEK_STATUSES = ("scheduled", "announced", "running", "ended", "cancelled")
 BENEFIT_KINDS = ("coupon", "points", "mall_item")
@@ -25,7 +26,7 @@ def _one_of(column: str, values: tuple) -> str:
 class Promotion(db.Model):
     """A big promotion on the brand's calendar (a member week is placed around it)."""
 
-    __tablename__ = "member_week_promotions"
+    __tablename__ = PLUGIN.table("promotions")
     __table_args__ = (sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
 
     id = sa.Column(sa.Integer, primary_key=True)
@@ -36,7 +37,7 @@ class Promotion(db.Model):
 
 
 class MemberWeek(db.Model):
-    __tablename__ = "member_week_weeks"
+    __tablename__ = PLUGIN.table("weeks")
     __table_args__ = (
         sa.CheckConstraint(_one_of("status", WEEK_STATUSES), name="status_known"),
         sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
@@ -58,7 +59,7 @@ class MemberWeek(db.Model):
     # The holdout is a hash of this seed and the member id: reproducible and auditable.
     holdout_seed = sa.Column(sa.String(32), nullable=False)
     keyword = sa.Column(sa.String(40))
-    promotion_id = sa.Column(sa.Integer, sa.ForeignKey("member_week_promotions.id"))
+    promotion_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("promotions") + ".id"))
     status = sa.Column(sa.String(10), nullable=False, default="scheduled")
     snapshot_at = sa.Column(UTCDateTime)
     audience_size = sa.Column(sa.Integer)
@@ -84,7 +85,7 @@ class MemberWeek(db.Model):
 class Benefit(db.Model):
     """What a week gives: a coupon (optionally from a limited stock), points, or a mall item at a week price."""
 
-    __tablename__ = "member_week_benefits"
+    __tablename__ = PLUGIN.table("benefits")
     __table_args__ = (
         sa.CheckConstraint(_one_of("kind", BENEFIT_KINDS), name="kind_known"),
         sa.CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
@@ -95,7 +96,7 @@ class Benefit(db.Model):
     )
 
     id = sa.Column(sa.Integer, primary_key=True)
-    week_id = sa.Column(sa.Integer, sa.ForeignKey("member_week_weeks.id", ondelete="CASCADE"), nullable=False,
+    week_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("weeks") + ".id", ondelete="CASCADE"), nullable=False,
                         index=True)
     title = sa.Column(sa.String(120), nullable=False)
     kind = sa.Column(sa.String(10), nullable=False)
@@ -112,13 +113,13 @@ class Benefit(db.Model):
 class AudienceMember(db.Model):
     """One member of a week's audience, frozen at the announcement."""
 
-    __tablename__ = "member_week_audience"
+    __tablename__ = PLUGIN.table("audience")
     __table_args__ = (
         sa.Index("ix_member_week_audience_member", "member_id"),
         sa.Index("ix_member_week_audience_to_notify", "week_id", "held_out", "notified_at", "member_id"),
     )
 
-    week_id = sa.Column(sa.Integer, sa.ForeignKey("member_week_weeks.id", ondelete="CASCADE"), primary_key=True)
+    week_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("weeks") + ".id", ondelete="CASCADE"), primary_key=True)
     member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), primary_key=True)
     stage = sa.Column(sa.String(10), nullable=False)
     held_out = sa.Column(sa.Boolean, nullable=False)
@@ -127,13 +128,13 @@ class AudienceMember(db.Model):
 
 
 class Claim(db.Model):
-    __tablename__ = "member_week_claims"
+    __tablename__ = PLUGIN.table("claims")
     __table_args__ = (sa.UniqueConstraint("benefit_id", "member_id", name="one_claim_per_member"),)
 
     id = sa.Column(sa.Integer, primary_key=True)
-    week_id = sa.Column(sa.Integer, sa.ForeignKey("member_week_weeks.id", ondelete="CASCADE"), nullable=False,
+    week_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("weeks") + ".id", ondelete="CASCADE"), nullable=False,
                         index=True)
-    benefit_id = sa.Column(sa.Integer, sa.ForeignKey("member_week_benefits.id", ondelete="CASCADE"),
+    benefit_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("benefits") + ".id", ondelete="CASCADE"),
                            nullable=False)
     member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), nullable=False, index=True)
     coupon_id = sa.Column(sa.Integer, sa.ForeignKey("coupons.id"))
@@ -146,10 +147,10 @@ class Claim(db.Model):
 class Engagement(db.Model):
     """The first time, inside the window, a participant did one kind of thing the week counts."""
 
-    __tablename__ = "member_week_engagements"
+    __tablename__ = PLUGIN.table("engagements")
     __table_args__ = (sa.CheckConstraint(_one_of("kind", ENGAGEMENT_KINDS), name="kind_known"),)
 
-    week_id = sa.Column(sa.Integer, sa.ForeignKey("member_week_weeks.id", ondelete="CASCADE"), primary_key=True)
+    week_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("weeks") + ".id", ondelete="CASCADE"), primary_key=True)
     member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), primary_key=True)
     kind = sa.Column(sa.String(20), primary_key=True)
     first_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
@@ -158,8 +159,8 @@ class Engagement(db.Model):
 class Report(db.Model):
     """A week's report as last computed (by the periodic job or on an operator's request)."""
 
-    __tablename__ = "member_week_reports"
+    __tablename__ = PLUGIN.table("reports")
 
-    week_id = sa.Column(sa.Integer, sa.ForeignKey("member_week_weeks.id", ondelete="CASCADE"), primary_key=True)
+    week_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("weeks") + ".id", ondelete="CASCADE"), primary_key=True)
     figures = sa.Column(sa.JSON, nullable=False)
     computed_at = sa.Column(UTCDateTime, nullable=False)

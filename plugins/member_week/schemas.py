@@ -5,6 +5,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from core.schemas import MAX_INT, MAX_POINTS, BaseSchema, Id, PageArgs, Text, When
@@ -16,15 +17,23 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 class MemberWeekSettingsSchema(BaseSchema):
     days_before_promotion = fields.Integer(load_default=3, validate=validate.Range(min=0, max=60), metadata={
+        "label": _l("Days between a week and its promotion"),
         "description": "The planner ends a week this many days before the promotion it serves starts."})
     length_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=MAX_DAYS), metadata={
+        "label": _l("Length of a planned week (days)"),
         "description": "How long the planner makes a week."})
     start_weekday = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(WEEKDAYS), metadata={
+        "label": _l("Weekday a planned week starts on"),
+        "choice_labels": {"monday": _l("Monday"), "tuesday": _l("Tuesday"), "wednesday": _l("Wednesday"),
+                          "thursday": _l("Thursday"), "friday": _l("Friday"), "saturday": _l("Saturday"),
+                          "sunday": _l("Sunday")},
         "description": "Move a planned week back so it starts on this weekday (none: start where it falls); "
                        "a month with no promotion gets a week starting on this weekday, from mid-month."})
     announce_days_before = fields.Integer(load_default=30, validate=validate.Range(min=0, max=120), metadata={
+        "label": _l("Announce this many days before the start"),
         "description": "A week is announced this many days before it starts, unless announce_at is given."})
     notify_batch_size = fields.Integer(load_default=1000, validate=validate.Range(min=10, max=20_000), metadata={
+        "label": _l("Members notified per batch"),
         "description": "Members notified per transaction by the announcement and the reminder."})
 
 

@@ -30,9 +30,9 @@ from core.jobs import enqueue
 from core.members.models import Member
 from core.messaging import keywords
 from core.notifications.models import Notification
-from core.plugins.host import plugin_settings
 from core.rewards import services as rewards
 from core.rewards.models import CouponTemplate
+from plugins.member_week import PLUGIN
 from plugins.member_week.models import (AudienceMember, Benefit, Claim, Engagement, MemberWeek, Promotion)
 from plugins.member_week.schemas import WEEKDAYS
 
@@ -40,7 +40,6 @@ from plugins.member_week.schemas import WEEKDAYS
 # Translators: ledger reason
 BENEFIT_REASON = stored_template(N_("Member week: %(title)s"))
 
-PLUGIN_ID = "member_week"
 OPEN_STATUSES = ("scheduled", "announced", "running")
 SHOWN_STATUSES = ("announced", "running")
 BUCKETS = 10_000  # holdout buckets: holdout_percent 10 holds out buckets 0-999
@@ -49,7 +48,7 @@ log = logging.getLogger(__name__)
 
 
 def settings() -> dict:
-    return plugin_settings(PLUGIN_ID)
+    return PLUGIN.settings()
 
 
 def brand_zone() -> ZoneInfo:
@@ -253,9 +252,9 @@ def create_week(data: dict, now: datetime | None = None) -> MemberWeek:
 def _hold_keyword(week: MemberWeek, now: datetime) -> None:
     """The week's keyword is held for it until the week ends (``409 keyword_taken`` if another holds it)."""
     owner = f"week:{week.id}"
-    keywords.release(PLUGIN_ID, owner, keep=[week.keyword] if week.keyword else [])
+    keywords.release(PLUGIN.id, owner, keep=[week.keyword] if week.keyword else [])
     if week.keyword and week.status != "cancelled":
-        keywords.claim(PLUGIN_ID, week.keyword, owner, until=week.ends_at, now=now)
+        keywords.claim(PLUGIN.id, week.keyword, owner, until=week.ends_at, now=now)
 
 
 def update_week(week_id: int, changes: dict, now: datetime | None = None) -> MemberWeek:
@@ -327,7 +326,7 @@ def cancel_week(week_id: int, now: datetime | None = None) -> MemberWeek:
         week.status = "cancelled"
         week.cancelled_at = now
         week.updated_at = now
-        keywords.release(PLUGIN_ID, f"week:{week.id}")
+        keywords.release(PLUGIN.id, f"week:{week.id}")
         return week
 
 
@@ -409,16 +408,16 @@ def tick(now: datetime | None = None) -> dict:
                 week.status = "announced"
                 moved["announced"] += 1
                 if week.ends_at > now:
-                    enqueue("member_week.announce", week.id)
+                    enqueue(PLUGIN.job("announce"), week.id)
             if week.status == "announced" and week.starts_at <= now:
                 week.status = "running"
                 moved["running"] += 1
                 if week.ends_at > now:
-                    enqueue("member_week.remind", week.id)
+                    enqueue(PLUGIN.job("remind"), week.id)
             if week.status == "running" and week.ends_at <= now:
                 week.status = "ended"
                 moved["ended"] += 1
-                enqueue("member_week.compute_report", week.id)
+                enqueue(PLUGIN.job("compute_report"), week.id)
             week.updated_at = now
     unfinished = db.session.execute(select(MemberWeek.id, MemberWeek.status, MemberWeek.announced_at,
                                            MemberWeek.reminded_at).where(
@@ -429,10 +428,10 @@ def tick(now: datetime | None = None) -> dict:
     for week_id, status, announced_at, reminded_at in unfinished:
         with transaction():
             if announced_at is None:
-                enqueue("member_week.announce", week_id)
+                enqueue(PLUGIN.job("announce"), week_id)
                 moved["resumed"] += 1
             if status == "running" and reminded_at is None:
-                enqueue("member_week.remind", week_id)
+                enqueue(PLUGIN.job("remind"), week_id)
                 moved["resumed"] += 1
     return moved
 
@@ -565,7 +564,7 @@ def _send(week_id: int, kind: str, progress: Progress | None, now: datetime | No
             if rows:
                 db.session.execute(update(MemberWeek.__table__).where(MemberWeek.id == week_id)
                                    .values({counter: getattr(MemberWeek.__table__.c, counter) + len(rows)}))
-                enqueue("member_week.deliver", [notification_id for notification_id, _ in rows])
+                enqueue(PLUGIN.job("deliver"), [notification_id for notification_id, _ in rows])
                 sent += len(rows)
         if progress is not None:
             progress(sent, total)
@@ -688,15 +687,21 @@ def claim(week_id: int, member_id: int, benefit_id: int, now: datetime | None = 
         raise Conflict(_("This benefit is taken in the points mall, at the week's price."), code="mall_item",
                        extra={"item_id": benefit.item_id})
     try:
-        with transaction():
-            record = Claim(week_id=week.id, benefit_id=benefit.id, member_id=member_id, created_at=now)
+        # What the answer shows -- the benefit's kind, the coupon and its template -- does not change
+        # with this commit: it is kept loaded rather than read again.
+        with transaction(keep_loaded=True):
+            record = Claim(week_id=week.id, benefit=benefit, member_id=member_id, created_at=now)
             db.session.add(record)
             db.session.flush()
-            source = f"member_week:claim:{record.id}"
+            source = PLUGIN.source("claim", record.id)  # the claim just inserted: nothing booked under it yet
             if benefit.kind == "coupon":
-                record.coupon_id = rewards.issue_coupon(member_id, benefit.coupon_template_id, source=source).id
+                coupon = rewards.issue_coupon(member_id, benefit.coupon_template_id, source=source,
+                                              new_source=True)
+                record.coupon_id = coupon.id
+                record.issued_coupon = coupon  # held for the answer (the session holds objects weakly)
             else:
-                rewards.credit(member_id, int(benefit.points), (BENEFIT_REASON % {"title": benefit.title})[:200], source)
+                rewards.credit(member_id, int(benefit.points), (BENEFIT_REASON % {"title": benefit.title})[:200],
+                               source, new_source=True)
                 record.points = benefit.points
             _take_stock(benefit)
             _record(week.id, member_id, "claim", now)

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from core.database import utcnow
 from core.errors import AppError
 from core.pages.views import signed_in_member
-from plugins.member_week import services
+from plugins.member_week import PLUGIN, services
 
-pages = Blueprint("member_week_pages", __name__)
+pages = PLUGIN.page_blueprint(__name__, url_prefix=None)  # its pages are /member-week/<id>
 
 
 def _context(week, member, now):
@@ -32,7 +32,7 @@ def member_section(member) -> Markup | None:
     week = services.current_week(member.id, now=now)
     if week is None:
         return None
-    return Markup(render_template("member_week/section.html", **_context(week, member, now)))
+    return Markup(render_template(PLUGIN.template("section.html"), **_context(week, member, now)))
 
 
 @pages.route("/member-week/<int:week_id>")
@@ -51,7 +51,7 @@ def landing(week_id):
     elif not (week.status in services.SHOWN_STATUSES and week.for_everyone and member is None):
         abort(404)
     message = request.args.get("claimed")
-    return render_template("member_week/landing.html", message=message, **_context(week, member, now))
+    return render_template(PLUGIN.template("landing.html"), message=message, **_context(week, member, now))
 
 
 @pages.route("/member-week/<int:week_id>/claim", methods=["POST"])

@@ -12,8 +12,7 @@ and no-shows into the online shop for 30 days.
 """
 from pathlib import Path
 
-from core.plugins import PageSection, PluginInfo, hookimpl
-from plugins.offline_events import models  # noqa: F401  (the tables join the metadata for migrations)
+from core.plugins import PageSection, PluginInfo, folder_hooks, hookimpl
 
 HERE = Path(__file__).parent
 
@@ -22,6 +21,10 @@ PLUGIN = PluginInfo(
     name="Offline events",
     description="Fan parties with keyword sign-up, a waitlist, QR tickets and check-in that grants online rights.",
 )
+
+from plugins.offline_events import models  # noqa: E402,F401  (named through PLUGIN; the tables join the metadata)
+
+memberday_migrations_folder, memberday_template_folders = folder_hooks(HERE)
 
 
 @hookimpl
@@ -37,16 +40,6 @@ def memberday_console_pages():
     from plugins.offline_events.console import PAGES
 
     return PAGES
-
-
-@hookimpl
-def memberday_migrations_folder():
-    return str(HERE / "migrations")
-
-
-@hookimpl
-def memberday_template_folders():
-    return [str(HERE / "templates")]
 
 
 @hookimpl
@@ -75,3 +68,8 @@ def memberday_seed_demo(members, operator):
     from plugins.offline_events.demo import seed
 
     seed(members)
+
+
+@hookimpl
+def memberday_translations():
+    return str(HERE / "translations")

@@ -1,23 +1,22 @@
 """Offline events endpoints: events, sign-ups, the door (online and offline), reverts and the report."""
 from flask import jsonify, request
-from flask_smorest import Blueprint
 
 from core.auth.services import (MANAGERS, STAFF, current_principal, require_operator, require_principal,
                                 require_self_or_operator)
-from core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, errors
 from core.i18n import _
 from core.idempotency import idempotent
 from core.members.services import get_member
-from core.schemas import page_of
-from plugins.offline_events import services
+from core.schemas import page_of, page_of_list
+from plugins.offline_events import PLUGIN, services
 from plugins.offline_events.schemas import (BatchAnswerSchema, BatchSchema, CheckInAnswerSchema, CheckInListSchema,
                                             CheckInRecordSchema, CheckInSchema, EventChangeSchema, EventListArgs, EventSchema,
                                             EventWriteSchema, OperatorEventSchema, RegisterSchema,
                                             RegistrantSchema, RegistrationListArgs, RegistrationSchema,
                                             ReportSchema)
 
-blp = Blueprint("offline_events", __name__, url_prefix="/api/v1",
-                description="Offline events: sign-up with a waitlist, QR tickets, check-in at the door.")
+blp = PLUGIN.api_blueprint(__name__, url_prefix="/api/v1",
+                           description="Offline events: sign-up with a waitlist, QR tickets, check-in at the door.")
 
 
 def _is_operator(principal) -> bool:
@@ -25,6 +24,7 @@ def _is_operator(principal) -> bool:
 
 
 @blp.route("/events", methods=["POST"])
+@errors("forbidden", "keyword_taken")
 @blp.arguments(EventWriteSchema)
 @blp.response(201, OperatorEventSchema)
 def create_event(data):
@@ -34,6 +34,7 @@ def create_event(data):
 
 
 @blp.route("/events", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(EventListArgs, location="query")
 @blp.response(200)
 def list_events(args):
@@ -49,12 +50,11 @@ def list_events(args):
         member = get_member(principal.id) if principal is not None and principal.kind == "member" else None
         events = services.event_list(member=member)
         dump = EventSchema().dump
-    page, per_page = args["page"], args["per_page"]
-    chunk = events[(page - 1) * per_page:page * per_page]
-    return {"items": [dump(event) for event in chunk], "page": page, "per_page": per_page, "total": len(events)}
+    return page_of_list(events, args, dump)
 
 
 @blp.route("/events/<int:event_id>", methods=["GET"])
+@errors("forbidden")
 @blp.response(200)
 def get_event(event_id):
     """One event: with its counts for operators; anyone sees an event that is not cancelled."""
@@ -68,6 +68,7 @@ def get_event(event_id):
 
 
 @blp.route("/events/<int:event_id>", methods=["PATCH"])
+@errors("forbidden", "keyword_taken", event_cancelled=409, capacity_below_confirmed=409)
 @blp.arguments(EventChangeSchema(partial=True))
 @blp.response(200, OperatorEventSchema)
 def update_event(data, event_id):
@@ -79,6 +80,7 @@ def update_event(data, event_id):
 
 
 @blp.route("/events/<int:event_id>/cancel", methods=["POST"])
+@errors("forbidden", "idempotency_key_reused", already_cancelled=409)
 @idempotent
 @blp.response(200, OperatorEventSchema)
 def cancel_event(event_id):
@@ -88,6 +90,7 @@ def cancel_event(event_id):
 
 
 @blp.route("/events/<int:event_id>/registrations", methods=["POST"])
+@errors("forbidden", "idempotency_key_reused", not_eligible=403, signup_closed=409)
 @idempotent
 @blp.arguments(RegisterSchema)
 @blp.response(201, RegistrationSchema)
@@ -103,6 +106,7 @@ def register(data, event_id):
 
 
 @blp.route("/events/<int:event_id>/registrations", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(RegistrationListArgs, location="query")
 @blp.response(200)
 def list_registrations(args, event_id):
@@ -115,6 +119,7 @@ def list_registrations(args, event_id):
 
 
 @blp.route("/members/<int:member_id>/registrations", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(RegistrationListArgs, location="query")
 @blp.response(200)
 def member_registrations(args, member_id):
@@ -138,12 +143,14 @@ def _own_registration(registration_id: int):
 
 
 @blp.route("/registrations/<int:registration_id>", methods=["GET"])
+@errors("forbidden")
 @blp.response(200, RegistrationSchema)
 def get_registration(registration_id):
     return _own_registration(registration_id)[1]
 
 
 @blp.route("/registrations/<int:registration_id>/cancel", methods=["POST"])
+@errors("forbidden", "idempotency_key_reused", already_cancelled=409, already_checked_in=409)
 @idempotent
 @blp.response(200, RegistrationSchema)
 def cancel_registration(registration_id):
@@ -154,6 +161,7 @@ def cancel_registration(registration_id):
 
 
 @blp.route("/checkins", methods=["POST"])
+@errors("forbidden", nonce_reused=409)
 @blp.arguments(CheckInSchema)
 @blp.response(201, CheckInAnswerSchema)
 @blp.alt_response(409, schema=CheckInAnswerSchema, description="Known but not usable now: ``already_redeemed``, "
@@ -171,6 +179,7 @@ def check_in(data):
 
 
 @blp.route("/checkins/batch", methods=["POST"])
+@errors("forbidden", nonce_reused=409)
 @blp.arguments(BatchSchema)
 @blp.response(200, BatchAnswerSchema)
 def check_in_batch(data):
@@ -181,6 +190,7 @@ def check_in_batch(data):
 
 
 @blp.route("/checkins/<int:checkin_id>/revert", methods=["POST"])
+@errors("forbidden", "idempotency_key_reused", already_reverted=409)
 @idempotent
 @blp.response(200, CheckInRecordSchema)
 def revert_checkin(checkin_id):
@@ -191,6 +201,7 @@ def revert_checkin(checkin_id):
 
 
 @blp.route("/events/<int:event_id>/checkin-list", methods=["GET"])
+@errors("forbidden")
 @blp.response(200, CheckInListSchema)
 def checkin_list(event_id):
     """What a scanner keeps to check in offline (staff): per registration the SHA-256 of its ticket
@@ -200,6 +211,7 @@ def checkin_list(event_id):
 
 
 @blp.route("/events/<int:event_id>/report", methods=["GET"])
+@errors("forbidden")
 @blp.response(200, ReportSchema)
 def report(event_id):
     """The funnel from sign-up to the door, and attendees' against no-shows' online orders from the

@@ -17,8 +17,12 @@ from core.database import utcnow
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.plugins import ConsolePages, Headline, MenuEntry
-from plugins.offline_events import services
+from plugins.offline_events import PLUGIN, services
 from plugins.offline_events.models import OfflineEvent, Registration
+
+# The plugin's name and description as the console's list of plugins shows them (found there by msgid).
+LISTED_AS = (_l("Offline events"),
+             _l("Fan parties with keyword sign-up, a waitlist, QR tickets and check-in that grants online rights."))
 
 console = Blueprint("offline_events_console", __name__, static_folder="static", static_url_path="/static")
 
@@ -43,7 +47,7 @@ def _actor() -> str:
 @console.route("/")
 def events():
     rows = db.session.scalars(select(OfflineEvent).order_by(OfflineEvent.starts_at.desc()).limit(100)).all()
-    return render_template("offline_events/console_events.html", events=rows,
+    return render_template(PLUGIN.template("console_events.html"), events=rows,
                            counts={event.id: services.counts(event.id) for event in rows})
 
 
@@ -52,7 +56,7 @@ def event(event_id):
     found = services.get_event(event_id)
     status = request.args.get("status") or None
     registrations = db.session.scalars(services.registration_list(event_id, status=status).limit(200)).all()
-    return render_template("offline_events/console_event.html", event=found, report=services.report(event_id),
+    return render_template(PLUGIN.template("console_event.html"), event=found, report=services.report(event_id),
                            registrations=registrations, status=status, registration_names=_names(REGISTRATION_NAMES))
 
 
@@ -70,7 +74,7 @@ def scan():
     open_events = [event for event in db.session.scalars(
         select(OfflineEvent).where(OfflineEvent.status != "cancelled").order_by(OfflineEvent.starts_at))
         if services.checkin_window(event)[1] >= now]
-    return render_template("offline_events/console_scan.html", events=open_events, reasons=_names(DOOR_REASONS))
+    return render_template(PLUGIN.template("console_scan.html"), events=open_events, reasons=_names(DOOR_REASONS))
 
 
 @console.route("/scan/<int:event_id>/list")

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from core.database import UTCDateTime, utcnow
 from core.extensions import db
+from plugins.offline_events import PLUGIN
 
 EVENT_STATUSES = ("open", "cancelled")
 REGISTRATION_STATUSES = ("confirmed", "waitlisted", "cancelled", "checked_in")
@@ -29,7 +30,7 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
 
 
 class OfflineEvent(db.Model):
-    __tablename__ = "offline_events_events"
+    __tablename__ = PLUGIN.table("events")
     __table_args__ = (
         sa.CheckConstraint(_one_of("status", EVENT_STATUSES), name="status_known"),
         sa.CheckConstraint("capacity >= 0", name="capacity_not_negative"),
@@ -74,16 +75,16 @@ class EventKeyword(db.Model):
     keyword up to the next event that asks for it (under the row's lock).
     """
 
-    __tablename__ = "offline_events_keywords"
+    __tablename__ = PLUGIN.table("keywords")
     __table_args__ = (sa.CheckConstraint(_one_of("kind", KEYWORD_KINDS), name="kind_known"),)
 
     keyword = sa.Column(sa.String(40), primary_key=True)
-    event_id = sa.Column(sa.Integer, sa.ForeignKey("offline_events_events.id"), nullable=False, index=True)
+    event_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("events") + ".id"), nullable=False, index=True)
     kind = sa.Column(sa.String(10), nullable=False)
 
 
 class Registration(db.Model):
-    __tablename__ = "offline_events_registrations"
+    __tablename__ = PLUGIN.table("registrations")
     __table_args__ = (
         sa.UniqueConstraint("event_id", "member_id", name="uq_offline_events_registrations_one_per_member"),
         sa.CheckConstraint(_one_of("status", REGISTRATION_STATUSES), name="status_known"),
@@ -91,7 +92,7 @@ class Registration(db.Model):
     )
 
     id = sa.Column(sa.Integer, primary_key=True)
-    event_id = sa.Column(sa.Integer, sa.ForeignKey("offline_events_events.id"), nullable=False)
+    event_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("events") + ".id"), nullable=False)
     member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), nullable=False, index=True)
     status = sa.Column(sa.String(12), nullable=False)
     # The QR code carries only this: 128 random bits, compared by exact match.
@@ -120,7 +121,7 @@ def ticket_hash(code: str) -> str:
 class CheckIn(db.Model):
     """A registration let in at the door, and what that granted; a revert undoes it once."""
 
-    __tablename__ = "offline_events_checkins"
+    __tablename__ = PLUGIN.table("checkins")
     __table_args__ = (
         # The last line against a ticket let in twice: one live check-in per registration.
         sa.Index("uq_offline_events_checkins_live", "registration_id", unique=True,
@@ -128,8 +129,8 @@ class CheckIn(db.Model):
     )
 
     id = sa.Column(sa.Integer, primary_key=True)
-    registration_id = sa.Column(sa.Integer, sa.ForeignKey("offline_events_registrations.id"), nullable=False)
-    event_id = sa.Column(sa.Integer, sa.ForeignKey("offline_events_events.id"), nullable=False, index=True)
+    registration_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("registrations") + ".id"), nullable=False)
+    event_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("events") + ".id"), nullable=False, index=True)
     member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), nullable=False)
     nonce = sa.Column(sa.String(100), nullable=False)
     ledger_source = sa.Column(sa.String(120))
@@ -150,15 +151,15 @@ class CheckIn(db.Model):
 class Scan(db.Model):
     """Every answer given at the door, by nonce: a retried scan is answered from here."""
 
-    __tablename__ = "offline_events_scans"
+    __tablename__ = PLUGIN.table("scans")
     __table_args__ = (sa.CheckConstraint(_one_of("result", CHECKIN_RESULTS), name="result_known"),)
 
     id = sa.Column(sa.Integer, primary_key=True)
     nonce = sa.Column(sa.String(100), nullable=False, unique=True)
     fingerprint = sa.Column(sa.String(64), nullable=False)
     event_id = sa.Column(sa.Integer, index=True)  # as the scanner sent it: not a foreign key
-    registration_id = sa.Column(sa.Integer, sa.ForeignKey("offline_events_registrations.id"), index=True)
-    checkin_id = sa.Column(sa.Integer, sa.ForeignKey("offline_events_checkins.id"))
+    registration_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("registrations") + ".id"), index=True)
+    checkin_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("checkins") + ".id"))
     result = sa.Column(sa.String(20), nullable=False, default="invalid")
     answer = sa.Column(sa.JSON)
     offline = sa.Column(sa.Boolean, nullable=False, default=False)

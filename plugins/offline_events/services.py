@@ -40,10 +40,10 @@ from core.notifications.services import notify
 from core.orders.models import Order
 from core.rewards import services as rewards
 from core.rewards.models import Coupon, CouponTemplate
+from plugins.offline_events import PLUGIN
 from plugins.offline_events.models import (SEATED, CheckIn, EventKeyword, OfflineEvent, Registration, Scan,
                                            ticket_hash)
 
-PLUGIN_ID = "offline_events"
 CHECKIN_OPENS_BEFORE = timedelta(hours=2)
 REPORT_DAYS = 30
 JOIN_LINK_DAYS = 7
@@ -221,9 +221,9 @@ def _claim_keywords(event: OfflineEvent, now: datetime) -> None:
             raise _keyword_taken(keyword) from None
     # Across plugins too: a member week or another plugin may hold the same word.
     owner = f"event:{event.id}"
-    keywords.release(PLUGIN_ID, owner, keep=list(wanted))
+    keywords.release(PLUGIN.id, owner, keep=list(wanted))
     for keyword in wanted:
-        keywords.claim(PLUGIN_ID, keyword, owner, until=event.ends_at, now=now)
+        keywords.claim(PLUGIN.id, keyword, owner, until=event.ends_at, now=now)
     db.session.flush()
 
 
@@ -258,7 +258,7 @@ def cancel_event(event_id: int, actor: str | None = None, now: datetime | None =
             select(func.count()).select_from(Registration)
             .where(Registration.event_id == event.id, Registration.status.in_(SEATED)))
         db.session.execute(EventKeyword.__table__.delete().where(EventKeyword.event_id == event.id))
-        keywords.release(PLUGIN_ID, f"event:{event.id}")
+        keywords.release(PLUGIN.id, f"event:{event.id}")
         return event
 
 
@@ -652,14 +652,17 @@ def _decide(scan: Scan, event_id: int, ticket: str | None, registration_id: int 
 
     # What coming earns is booked first, the registration changed after: its UPDATE then goes out in
     # the same flush as the check-in's INSERT instead of an autoflush of its own.
-    source = f"{PLUGIN_ID}:registration:{registration.id}:attendance:{registration.checkins_made + 1}"
+    source = PLUGIN.source("registration", registration.id, "attendance", registration.checkins_made + 1)
     member = registration.member
     coupon = None
+    # The source names this check-in of a registration locked here (its count goes up with every
+    # one): nothing can be booked under it yet, so the ledger does not look (its unique index still would refuse).
     if event.attendance_points:
         rewards.credit(member.id, int(event.attendance_points), (ATTENDED_REASON % {"title": event.title})[:200],
-                       source)
+                       source, new_source=True)
     if event.attendance_coupon_template_id:
-        coupon = rewards.issue_coupon(member.id, event.attendance_coupon_template_id, source=source + ":coupon")
+        coupon = rewards.issue_coupon(member.id, event.attendance_coupon_template_id, source=source + ":coupon",
+                                      new_source=True)
     registration.checkins_made += 1
     registration.status = "checked_in"
     registration.checked_in_at = scan.scanned_at
@@ -787,7 +790,7 @@ def read_join_token(token: str | None, event_id: int) -> dict | None:
 
 def issue_keyword_coupon(event: OfflineEvent, member_id: int) -> tuple[Coupon, bool]:
     """The event's online coupon, once per member: returns it and whether this call issued it."""
-    source = f"{PLUGIN_ID}:event:{event.id}:keyword_coupon:{member_id}"
+    source = PLUGIN.source("event", event.id, "keyword_coupon", member_id)
     with transaction():
         rewards.lock_member(member_id)
         existing = db.session.scalar(select(Coupon).where(Coupon.source == source))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -13,11 +13,11 @@ from core.extensions import db
 from core.i18n import _
 from core.members import services as members
 from core.members.models import Member
-from core.pages.views import sign_in, signed_in_member
-from plugins.offline_events import services
+from core.pages.views import begin_join, sign_in, signed_in_member
+from plugins.offline_events import PLUGIN, services
 from plugins.offline_events.models import Registration
 
-pages = Blueprint("offline_events_pages", __name__)
+pages = PLUGIN.page_blueprint(__name__, url_prefix=None)  # its pages are /t/<ticket> and /e/<id>
 
 PRIVATE = {"Cache-Control": "private, no-cache", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 
@@ -30,7 +30,7 @@ def _ticket_or_404(code: str) -> Registration | None:
 
 
 def _not_found():
-    return render_template("offline_events/not_found.html"), 404, PRIVATE
+    return render_template(PLUGIN.template("not_found.html")), 404, PRIVATE
 
 
 @pages.route("/t/<string(maxlength=60):code>")
@@ -40,7 +40,7 @@ def ticket(code):
     if registration is None:
         return _not_found()
     qr = base64.b64encode(services.qr_png(registration.ticket_code)).decode("ascii")
-    return render_template("offline_events/ticket.html", registration=registration, event=registration.event,
+    return render_template(PLUGIN.template("ticket.html"), registration=registration, event=registration.event,
                            qr_data_uri=f"data:image/png;base64,{qr}", when=services.local_time,
                            position=services.waitlist_position(registration),
                            ends=services.end_time(registration.event)), 200, PRIVATE
@@ -62,7 +62,7 @@ def _event_page(event, member, message=None, status=200):
     if member is not None:
         registration = db.session.scalar(select(Registration).where(Registration.event_id == event.id,
                                                                     Registration.member_id == member.id))
-    return render_template("offline_events/event.html", event=event, member=member, registration=registration,
+    return render_template(PLUGIN.template("event.html"), event=event, member=member, registration=registration,
                            message=message, when=services.local_time, signup_open=services.signup_open(event),
                            join_token=request.args.get("t", "")), status
 
@@ -100,7 +100,7 @@ def _refusal_text(error: AppError, event) -> str:
 
 
 def _join_page(event, **context) -> str:
-    return render_template("offline_events/join.html", event=event, when=services.local_time, **context)
+    return render_template(PLUGIN.template("join.html"), event=event, when=services.local_time, **context)
 
 
 @pages.route("/e/<int:event_id>/join", methods=["GET", "POST"])
@@ -118,7 +118,14 @@ def join(event_id):
     if openid and members.member_by_openid(openid) is not None:
         return _join_page(event, already=True, error=None), 200
     error, status = None, 200
-    if request.method == "POST":
+    if request.method == "POST" and openid is None:
+        # From the web, the phone is verified by a code first; then the event's page, to sign up.
+        try:
+            return begin_join(request.form, context={"event_id": event_id},
+                              then=url_for("offline_events_pages.event_page", event_id=event_id))
+        except AppError as exc:
+            error, status = exc.message, exc.status
+    elif request.method == "POST":
         form = request.form
         name = (form.get("name") or "").strip()[:100]
         if not name:
@@ -139,7 +146,7 @@ def join(event_id):
                 except AppError as exc:
                     return _event_page(event, member, _refusal_text(exc, event), exc.status)
                 return redirect(url_for("offline_events_pages.ticket", code=registration.ticket_code), code=303)
-    return _join_page(event, error=error), status
+    return _join_page(event, error=error, wechat=openid is not None), status
 
 
 def member_section(member: Member) -> Markup | None:
@@ -152,6 +159,6 @@ def member_section(member: Member) -> Markup | None:
     open_events = [event for event in services.event_list(member=member) if event.id not in taken]
     if not mine and not open_events:
         return None
-    return Markup(render_template("offline_events/section.html", mine=mine, open_events=open_events,
+    return Markup(render_template(PLUGIN.template("section.html"), mine=mine, open_events=open_events,
                                   when=services.local_time, position=services.waitlist_position,
                                   public_url=current_app.config["PUBLIC_URL"]))

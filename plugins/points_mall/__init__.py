@@ -10,8 +10,7 @@ some members through ``memberday_mall_offers``, a hook the mall declares itself
 from pathlib import Path
 
 from core.i18n import _
-from core.plugins import PageSection, PluginInfo, hookimpl
-from plugins.points_mall import models  # noqa: F401  (the tables join the metadata for migrations)
+from core.plugins import PageSection, PluginInfo, folder_hooks, hookimpl
 from plugins.points_mall.schemas import MallSettingsSchema
 
 HERE = Path(__file__).parent
@@ -22,6 +21,10 @@ PLUGIN = PluginInfo(
     description="A catalogue members buy with points, with third-party voucher code pools.",
     settings_schema=MallSettingsSchema,
 )
+
+from plugins.points_mall import models  # noqa: E402,F401  (named through PLUGIN; the tables join the metadata)
+
+memberday_migrations_folder, memberday_template_folders = folder_hooks(HERE)
 
 
 @hookimpl
@@ -34,8 +37,9 @@ def memberday_add_hookspecs(pluginmanager):
 @hookimpl
 def memberday_blueprints(app):
     from plugins.points_mall.api import blp
+    from plugins.points_mall.views import pages
 
-    return [blp]
+    return [blp, pages]
 
 
 @hookimpl
@@ -50,16 +54,6 @@ def memberday_cli_commands():
     from plugins.points_mall.cli import mall
 
     return [mall]
-
-
-@hookimpl
-def memberday_migrations_folder():
-    return str(HERE / "migrations")
-
-
-@hookimpl
-def memberday_template_folders():
-    return [str(HERE / "templates")]
 
 
 @hookimpl
@@ -79,3 +73,8 @@ def memberday_seed_demo(members, operator):
     from plugins.points_mall.demo import seed
 
     seed(members)
+
+
+@hookimpl
+def memberday_translations():
+    return str(HERE / "translations")

@@ -1,31 +1,25 @@
 """Points mall endpoints: the catalogue, voucher code imports, redemptions and cancellations."""
 from flask import request
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from core.auth.services import MANAGERS, current_principal, require_operator, require_principal, require_self_or_operator
-from core.errors import AppError, Forbidden, NotFound, Unauthorized, ValidationFailed
+from core.errors import AppError, Forbidden, NotFound, Unauthorized, ValidationFailed, errors
 from core.i18n import _
 from core.idempotency import idempotent
 from core.members.services import get_member
-from core.schemas import page_of
-from plugins.points_mall import services
+from core.schemas import page_of, page_of_list
+from plugins.points_mall import PLUGIN, services
 from plugins.points_mall.schemas import (CodeListArgs, CodesImportSchema, ImportResultSchema, ItemCreateSchema,
                                          ItemListArgs, ItemSchema, ItemWriteSchema, MemberItemSchema,
                                          OperatorItemSchema, RedeemSchema, RedemptionListArgs, RedemptionSchema,
                                          VoucherCodeSchema)
 
-blp = Blueprint("points_mall", __name__, url_prefix="/api/v1/mall",
-                description="Points mall: a catalogue bought with points, voucher code pools, redemptions.")
-
-
-def _paged(rows: list, args: dict, dump) -> dict:
-    page, per_page = args.get("page", 1), args.get("per_page", 50)
-    chunk = rows[(page - 1) * per_page:page * per_page]
-    return {"items": [dump(row) for row in chunk], "page": page, "per_page": per_page, "total": len(rows)}
+blp = PLUGIN.api_blueprint(__name__, url_prefix="/api/v1/mall",
+                           description="Points mall: a catalogue bought with points, voucher code pools, redemptions.")
 
 
 @blp.route("/items", methods=["POST"])
+@errors("forbidden")
 @blp.arguments(ItemCreateSchema)
 @blp.response(201, OperatorItemSchema)
 def create_item(data):
@@ -36,6 +30,7 @@ def create_item(data):
 
 
 @blp.route("/items", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(ItemListArgs, location="query")
 @blp.response(200)
 def list_items(args):
@@ -45,19 +40,20 @@ def list_items(args):
     if principal is None and request.headers.get("Authorization"):
         raise Unauthorized()
     if principal is None:
-        return _paged(services.public_catalogue(), args, ItemSchema().dump)
+        return page_of_list(services.public_catalogue(), args, ItemSchema().dump)
     if principal.kind == "operator":
         require_operator(*MANAGERS)
-        return _paged(services.operator_catalogue(args.get("on_sale")), args, OperatorItemSchema().dump)
+        return page_of_list(services.operator_catalogue(args.get("on_sale")), args, OperatorItemSchema().dump)
     member = get_member(principal.id)
     takeable, short = services.member_catalogue(member)
-    result = _paged(takeable, args, MemberItemSchema().dump)
+    result = page_of_list(takeable, args, MemberItemSchema().dump)
     result["need_more_points"] = [MemberItemSchema().dump(listing) for listing in short]
     result["balance"] = member.points_balance
     return result
 
 
 @blp.route("/items/<int:item_id>", methods=["GET"])
+@errors("forbidden")
 @blp.response(200)
 def get_item(item_id):
     """One item: its counters for operators; as anyone sees it otherwise (hidden if they may not see it)."""
@@ -78,6 +74,7 @@ def get_item(item_id):
 
 
 @blp.route("/items/<int:item_id>", methods=["PATCH"])
+@errors("forbidden")
 @blp.arguments(ItemWriteSchema(partial=True))
 @blp.response(200, OperatorItemSchema)
 def update_item(data, item_id):
@@ -90,6 +87,7 @@ def update_item(data, item_id):
 
 
 @blp.route("/items/<int:item_id>/codes", methods=["POST"])
+@errors("forbidden")
 @blp.doc(requestBody={"required": True, "content": {
     "application/json": {"schema": CodesImportSchema},
     "text/csv": {"schema": {"type": "string"}},
@@ -124,6 +122,7 @@ def import_codes(item_id):
 
 
 @blp.route("/items/<int:item_id>/codes", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(CodeListArgs, location="query")
 @blp.response(200)
 def list_codes(args, item_id):
@@ -133,6 +132,8 @@ def list_codes(args, item_id):
 
 
 @blp.route("/redemptions", methods=["POST"])
+@errors("forbidden", "insufficient_points", "idempotency_key_reused", not_eligible=403, not_on_sale=409,
+        limit_reached=409, out_of_stock=409)
 @idempotent
 @blp.arguments(RedeemSchema)
 @blp.response(201, RedemptionSchema)
@@ -143,6 +144,7 @@ def redeem(data):
 
 
 @blp.route("/redemptions", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(RedemptionListArgs, location="query")
 @blp.response(200)
 def list_redemptions(args):
@@ -160,6 +162,7 @@ def list_redemptions(args):
 
 
 @blp.route("/redemptions/<int:redemption_id>", methods=["GET"])
+@errors("forbidden")
 @blp.response(200, RedemptionSchema)
 def get_redemption(redemption_id):
     principal = require_principal()
@@ -172,6 +175,7 @@ def get_redemption(redemption_id):
 
 
 @blp.route("/redemptions/<int:redemption_id>/cancel", methods=["POST"])
+@errors("forbidden", "idempotency_key_reused", already_cancelled=409)
 @idempotent
 @blp.response(200, RedemptionSchema)
 def cancel_redemption(redemption_id):

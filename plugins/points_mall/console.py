@@ -15,9 +15,13 @@ from core.errors import AppError, NotFound
 from core.extensions import db
 from core.members.models import Member
 from core.plugins import ConsolePages, Headline, MenuEntry
-from plugins.points_mall import services
+from plugins.points_mall import PLUGIN, services
 from plugins.points_mall.models import Redemption
 from plugins.points_mall.schemas import ItemWriteSchema
+
+# The plugin's name and description as the console's list of plugins shows them (found there by msgid).
+LISTED_AS = (_l("Points mall"),
+             _l("A catalogue members buy with points, with third-party voucher code pools."))
 
 console = Blueprint("points_mall_console", __name__)
 
@@ -40,7 +44,7 @@ def _redemptions(item_id: int | None = None):
 @console.route("/")
 def items(form=None, status=200):
     redemptions, names = _redemptions()
-    return render_template("points_mall/console_items.html", items=services.operator_catalogue(),
+    return render_template(PLUGIN.template("console_items.html"), items=services.operator_catalogue(),
                            form=form or form_fields(ItemWriteSchema()), redemptions=redemptions,
                            names=names), status
 
@@ -76,7 +80,7 @@ def item(item_id):
             return redirect(url_for("points_mall_console.item", item_id=item_id), code=303)
         flash(_("Not saved: see the marked fields."), "error")
     redemptions, names = _redemptions(item_id)
-    return render_template("points_mall/console_item.html", report=report, form=form_fields(schema, values, errors),
+    return render_template(PLUGIN.template("console_item.html"), report=report, form=form_fields(schema, values, errors),
                            redemptions=redemptions, names=names), status
 
 

@@ -10,13 +10,14 @@ import sqlalchemy as sa
 
 from core.database import UTCDateTime, utcnow
 from core.extensions import db
+from plugins.points_mall import PLUGIN
 
 REDEMPTION_STATUSES = ("completed", "cancelled")
 CODE_STATUSES = ("available", "assigned", "void")
 
 
 class MallItem(db.Model):
-    __tablename__ = "points_mall_items"
+    __tablename__ = PLUGIN.table("items")
     __table_args__ = (
         sa.CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
         sa.CheckConstraint("codes_left >= 0", name="codes_left_not_negative"),
@@ -50,29 +51,29 @@ class MallItem(db.Model):
 
 
 class VoucherCode(db.Model):
-    __tablename__ = "points_mall_codes"
+    __tablename__ = PLUGIN.table("codes")
     __table_args__ = (sa.Index("ix_points_mall_codes_next", "item_id", "status", "id"),)
 
     id = sa.Column(sa.Integer, primary_key=True)
-    item_id = sa.Column(sa.Integer, sa.ForeignKey("points_mall_items.id"), nullable=False)
+    item_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("items") + ".id"), nullable=False)
     # Unique across every pool: the same third-party code must never reach two members.
     code = sa.Column(sa.String(100), nullable=False, unique=True)
     status = sa.Column(sa.String(10), nullable=False, default="available")
-    redemption_id = sa.Column(sa.Integer, sa.ForeignKey("points_mall_redemptions.id"), index=True)
+    redemption_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("redemptions") + ".id"), index=True)
     imported_at = sa.Column(UTCDateTime, nullable=False, default=utcnow)
     assigned_at = sa.Column(UTCDateTime)
     voided_at = sa.Column(UTCDateTime)
 
 
 class Redemption(db.Model):
-    __tablename__ = "points_mall_redemptions"
+    __tablename__ = PLUGIN.table("redemptions")
     __table_args__ = (sa.Index("ix_points_mall_redemptions_member_item", "member_id", "item_id", "status"),
                       # A member's redemptions page newest first along this one.
                       sa.Index("ix_points_mall_redemptions_member_id", "member_id", "id"))
 
     id = sa.Column(sa.Integer, primary_key=True)
     member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), nullable=False)
-    item_id = sa.Column(sa.Integer, sa.ForeignKey("points_mall_items.id"), nullable=False, index=True)
+    item_id = sa.Column(sa.Integer, sa.ForeignKey(PLUGIN.table("items") + ".id"), nullable=False, index=True)
     quantity = sa.Column(sa.Integer, nullable=False)
     unit_cost = sa.Column(sa.BigInteger, nullable=False)
     points_spent = sa.Column(sa.BigInteger, nullable=False)
@@ -89,4 +90,4 @@ class Redemption(db.Model):
 
     @property
     def ledger_source(self) -> str:
-        return f"points_mall:redemption:{self.id}"
+        return PLUGIN.source("redemption", self.id)

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.database import transaction, utcnow
@@ -27,13 +28,13 @@ from core.i18n import N_, _, in_language, ngettext, stored_template
 from core.members.models import Member
 from core.members.services import get_member
 from core.notifications.services import notify, notify_operators
-from core.plugins.host import current_host, plugin_settings
+from core.plugins.host import current_host
 from core.rewards import services as rewards
+from plugins.points_mall import PLUGIN
 from plugins.points_mall.hookspecs import MallOffer
 from plugins.points_mall.models import MallItem, Redemption, VoucherCode
 from plugins.points_mall.schemas import MAX_CODES_PER_IMPORT, MAX_QUANTITY
 
-PLUGIN_ID = "points_mall"
 MAX_CODE_LENGTH = 100
 CSV_HEADERS = {"code", "codes", "voucher", "voucher_code", "coupon_code"}
 
@@ -350,11 +351,16 @@ def redeem(member_id: int, item_id: int, quantity: int = 1, actor: str | None = 
     """Spend points on ``quantity`` units of an item: points, stock, codes and record, all or nothing."""
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
         raise ValidationFailed(_("The quantity must be 1-%(max)s.", max=MAX_QUANTITY), fields={"quantity": ["out of range"]})
-    get_item(item_id)
+    # The item is read once, unlocked: what it says is checked again where it counts (the
+    # conditional stock update below). The member is read again under its lock.
+    item = db.session.get(MallItem, item_id, populate_existing=True)
+    if item is None:
+        raise NotFound(_("Item %(id)s does not exist.", id=item_id))
     offer = offers_for(get_member(member_id)).get(item_id)
-    with transaction():
+    # What the response shows (the redemption, its item and codes) is written or locked
+    # here: the commit need not expire it, and the response reloads nothing.
+    with transaction(keep_loaded=True):
         member = rewards.lock_member(member_id)
-        item = db.session.get(MallItem, item_id, populate_existing=True)
         now = utcnow()
         if not is_on_sale(item, now):
             raise Conflict(_("This item is not on sale now."), code="not_on_sale")
@@ -382,8 +388,9 @@ def redeem(member_id: int, item_id: int, quantity: int = 1, actor: str | None = 
         codes = _take_codes(item.id, quantity) if item.voucher_pool else []
         if item.voucher_pool and len(codes) < quantity:
             raise _out_of_stock()
+        # Named after the redemption just inserted: nothing can be booked under it yet.
         rewards.debit(member.id, total, ledger_reason(item.name, quantity, [c.code for c in codes]),
-                      redemption.ledger_source)
+                      redemption.ledger_source, locked=member, new_source=True)
         _take_stock(item, quantity)
         for code in codes:
             code.status = "assigned"
@@ -395,7 +402,9 @@ def redeem(member_id: int, item_id: int, quantity: int = 1, actor: str | None = 
                 notify(member.id, _("Your voucher: %(item)s", item=item.name)[:200],
                        ngettext("Your code: %(codes)s", "Your codes: %(codes)s", len(codes),
                                 codes=", ".join(c.code for c in codes)))
-        db.session.expire(redemption, ["codes"])
+        # The redemption's item and codes are these: no lazy load to find them again.
+        set_committed_value(redemption, "item", item)
+        set_committed_value(redemption, "codes", list(codes))
         return redemption
 
 
@@ -431,18 +440,23 @@ def _take_stock(item: MallItem, quantity: int) -> None:
                 codes_left=case((table.c.voucher_pool.is_(True), table.c.codes_left - quantity),
                                 else_=table.c.codes_left),
                 sold=table.c.sold + quantity)
-        .returning(table.c.stock, table.c.codes_left, table.c.voucher_pool, table.c.name)).first()
-    db.session.expire(item)
+        .returning(table.c.stock, table.c.codes_left, table.c.voucher_pool, table.c.name, table.c.sold,
+                   table.c.active)).first()
     if row is None:
+        db.session.expire(item)
         if not db.session.get(MallItem, item.id).active:
             raise Conflict(_("This item is not on sale now."), code="not_on_sale")
         raise _out_of_stock()
-    stock, codes_left, voucher_pool, name = row
+    stock, codes_left, voucher_pool, name, sold, active = row
+    # The row as this update left it: the item in memory is current without a reload.
+    for attribute, value in (("stock", stock), ("codes_left", codes_left), ("voucher_pool", voucher_pool),
+                             ("name", name), ("sold", sold), ("active", active)):
+        set_committed_value(item, attribute, value)
     bounds = [value for value in (stock, codes_left if voucher_pool else None) if value is not None]
     if not bounds:
         return
     left = min(bounds)
-    threshold = plugin_settings(PLUGIN_ID).get("low_stock_threshold", 5)
+    threshold = PLUGIN.settings().get("low_stock_threshold", 5)
     if left <= threshold < left + quantity:
         with in_language(None):  # operators read the brand's language
             notify_operators(_("Low stock: %(item)s", item=name)[:200],

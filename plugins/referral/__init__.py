@@ -9,7 +9,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from core.i18n import _
-from core.plugins import PageSection, PeriodicJob, PluginInfo, hookimpl
+from core.plugins import PageSection, PeriodicJob, PluginInfo, folder_hooks, hookimpl
 from plugins.referral import models  # noqa: F401  (the tables join the metadata when the plugin loads)
 from plugins.referral.schemas import ReferralSettingsSchema
 
@@ -21,6 +21,8 @@ PLUGIN = PluginInfo(
     description="Member codes, share links and QR codes that bring friends in and reward both sides.",
     settings_schema=ReferralSettingsSchema,
 )
+
+memberday_migrations_folder, memberday_template_folders = folder_hooks(HERE)
 
 
 @hookimpl
@@ -42,12 +44,12 @@ def memberday_console_pages():
 def memberday_jobs():
     from plugins.referral import services
 
-    return {"referral.release_due": services.release_due, "referral.export_qr": services.build_qr_export}
+    return {PLUGIN.job("release_due"): services.release_due, PLUGIN.job("export_qr"): services.build_qr_export}
 
 
 @hookimpl
 def memberday_periodic_jobs():
-    return [PeriodicJob("referral.release_due", interval=600)]
+    return [PeriodicJob(PLUGIN.job("release_due"), interval=600)]
 
 
 @hookimpl
@@ -55,16 +57,6 @@ def memberday_cli_commands():
     from plugins.referral.cli import referral
 
     return [referral]
-
-
-@hookimpl
-def memberday_migrations_folder():
-    return str(HERE / "migrations")
-
-
-@hookimpl
-def memberday_template_folders():
-    return [str(HERE / "templates")]
 
 
 @hookimpl
@@ -100,7 +92,7 @@ def memberday_member_page_sections(member):
     from plugins.referral import services
 
     info = services.member_referral(member.id)
-    return [PageSection(_("Invite friends"), Markup(render_template("referral/section.html", referral=info,
+    return [PageSection(_("Invite friends"), Markup(render_template(PLUGIN.template("section.html"), referral=info,
                                                                  settings=services.settings())))]
 
 
@@ -109,3 +101,8 @@ def memberday_seed_demo(members, operator):
     from plugins.referral.demo import seed
 
     seed(members)
+
+
+@hookimpl
+def memberday_translations():
+    return str(HERE / "translations")

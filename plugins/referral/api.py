@@ -3,7 +3,7 @@ from flask import send_file
 from flask_smorest import Blueprint
 
 from core.auth.services import MANAGERS, current_principal, require_operator, require_self_or_operator
-from core.errors import Conflict
+from core.errors import Conflict, errors
 from core.members.services import get_member
 from core.schemas import page_of
 from plugins.referral import services
@@ -14,6 +14,7 @@ blp = Blueprint("referral_api", __name__, url_prefix="/api/v1", description="Ref
 
 
 @blp.route("/members/<int:member_id>/referral", methods=["GET"])
+@errors("forbidden")
 @blp.response(200, MemberReferralSchema)
 def member_referral(member_id):
     """The member's code, share link, QR images and referral numbers (created on first use)."""
@@ -23,6 +24,7 @@ def member_referral(member_id):
 
 
 @blp.route("/referrals", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(ReferralListArgs, location="query")
 @blp.response(200)
 def list_referrals(args):
@@ -33,6 +35,7 @@ def list_referrals(args):
 
 
 @blp.route("/referral/leaderboard", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(LeaderboardArgs, location="query")
 @blp.response(200)
 def leaderboard(args):
@@ -46,6 +49,7 @@ def leaderboard(args):
 
 
 @blp.route("/referral/funnel", methods=["GET"])
+@errors("forbidden")
 @blp.arguments(PeriodArgs, location="query")
 @blp.response(200)
 def funnel(args):
@@ -57,6 +61,7 @@ def funnel(args):
 
 
 @blp.route("/referral/qr-exports", methods=["POST"])
+@errors("forbidden")
 @blp.arguments(QrExportCreateSchema)
 @blp.response(202, QrExportSchema)
 def create_qr_export(data):
@@ -66,6 +71,7 @@ def create_qr_export(data):
 
 
 @blp.route("/referral/qr-exports/<int:export_id>", methods=["GET"])
+@errors("forbidden")
 @blp.response(200, QrExportSchema)
 def get_qr_export(export_id):
     """An export's progress."""
@@ -74,6 +80,7 @@ def get_qr_export(export_id):
 
 
 @blp.route("/referral/qr-exports/<int:export_id>/download", methods=["GET"])
+@errors("forbidden", export_not_ready=409)
 @blp.response(200, content_type="application/zip")
 def download_qr_export(export_id):
     """The finished ZIP; ``409 export_not_ready`` until the job is done."""

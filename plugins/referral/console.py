@@ -12,9 +12,13 @@ from core.errors import AppError, Conflict
 from core.extensions import db
 from core.members.models import Member
 from core.plugins import ConsolePages, Headline, MenuEntry
-from plugins.referral import services
+from plugins.referral import PLUGIN, services
 from plugins.referral.models import STATUSES, ReferralQrExport
 from plugins.referral.schemas import PERIODS, QrExportCreateSchema
+
+# The plugin's name and description as the console's list of plugins shows them (found there by msgid).
+LISTED_AS = (_l("Referral"),
+             _l("Member codes, share links and QR codes that bring friends in and reward both sides."))
 
 console = Blueprint("referral_console", __name__)
 
@@ -56,7 +60,7 @@ def overview():
     names = dict(db.session.execute(select(Member.id, Member.name).where(Member.id.in_(ids))).all())
     exports = db.session.scalars(select(ReferralQrExport).order_by(ReferralQrExport.id.desc()).limit(5)).all()
     return render_template(
-        "referral/console.html", period=period, periods=PERIODS, period_names=PERIOD_NAMES, funnel=funnel,
+        PLUGIN.template("console.html"), period=period, periods=PERIODS, period_names=PERIOD_NAMES, funnel=funnel,
         funnel_chart=_funnel_chart(funnel), leaderboard=services.leaderboard(period, 10, reveal=True),
         referrals=referrals, names=names, status=status, statuses=STATUSES, status_names=STATUS_NAMES,
         reason_names=REASON_NAMES, exports=exports)

@@ -90,6 +90,11 @@ class ReferralQrExport(db.Model):
     status = sa.Column(sa.String(10), nullable=False, default="queued")
     total = sa.Column(sa.Integer, nullable=False, default=0)
     done = sa.Column(sa.Integer, nullable=False, default=0)
+    # The checkpoint of a running export: its finished segment files, the last member in them,
+    # and how many members they hold. A restarted run continues from here.
+    segments = sa.Column(sa.Integer, nullable=False, default=0, server_default="0")
+    resume_after = sa.Column(sa.Integer, nullable=False, default=0, server_default="0")
+    done_before = sa.Column(sa.Integer, nullable=False, default=0, server_default="0")
     filename = sa.Column(sa.String(200))
     error = sa.Column(sa.String(300))
     requested_by = sa.Column(sa.String(60), nullable=False, default="")

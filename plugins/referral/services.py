@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, request
@@ -30,24 +29,24 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core.database import advisory_lock, run_alone, transaction, utcnow
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.i18n import N_, _, in_language, stored_template
 from core.extensions import db
+from core.i18n import _
 from core.jobs import enqueue
 from core.members.models import Member
-from core.notifications.services import notify
+from core.notifications.services import notify, notify_many
 from core.orders.models import Order
-from core.plugins.host import plugin_settings
 from core.rewards import services as ledger
-from core.rewards.models import Coupon, CouponTemplate
+from core.rewards.models import Coupon, CouponTemplate, PointsEntry
 from core.schemas import estimated_rows
-from plugins.referral import rollup
+from plugins.referral import PLUGIN, qr, rollup
+from plugins.referral import clicks as click_batch
 from plugins.referral.models import (COUNTED, QUALIFIED, Referral, ReferralClick, ReferralCode, ReferralDaily,
                                      ReferralDailyTotal, ReferralQrExport)
 
 log = logging.getLogger(__name__)
 
-PLUGIN_ID = "referral"
 # The coupon alphabet has no 0/O/1/I/L, so a code read aloud or off a poster is typed right.
 # Ledger reasons, stored in English and shown in the reader's language (core.i18n.translate_stored).
 REFEREE_REASON = N_("Welcome reward for joining through a friend")
@@ -75,7 +74,7 @@ REFUNDED_AFTER_RELEASE = "refunded_after_release"
 
 
 def settings() -> dict:
-    return plugin_settings(PLUGIN_ID)
+    return PLUGIN.settings()
 
 
 # ------------------------------------------------------------------ codes
@@ -187,10 +186,16 @@ def client_hash(address: str | None) -> str:
 
 
 def record_click(code: CodeRef, source: str, user_agent: str | None, address: str | None) -> None:
+    """Count a visit: into this process's batch of clicks (``clicks``), or written at once."""
+    click = dict(referrer_id=code.member_id, source=source if source == "qr" else "link",
+                 user_agent=(user_agent or "").replace("\x00", "")[:300], client_hash=client_hash(address),
+                 created_at=utcnow())
+    batch = click_batch.buffer()
+    if batch is not None:
+        batch.add(click)
+        return
     with transaction():
-        db.session.add(ReferralClick(referrer_id=code.member_id, source=source if source == "qr" else "link",
-                                     user_agent=(user_agent or "").replace("\x00", "")[:300],
-                                     client_hash=client_hash(address)))
+        db.session.add(ReferralClick(**click))
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -307,7 +312,7 @@ def record_existing_member(code: CodeRef, member: Member) -> Referral:
 
 
 def _side_source(referral_id: int, side: str) -> str:
-    return f"referral:{referral_id}:{side}"
+    return PLUGIN.source(referral_id, side)
 
 
 def _lock_referral(referral_id: int) -> Referral:
@@ -330,9 +335,10 @@ def order_paid(order: Order, member: Member) -> Referral | None:
     return qualify(referral_id, order.external_id)
 
 
-def qualify(referral_id: int, order_external_id: str | None = None) -> Referral:
+def qualify(referral_id: int, order_external_id: str | None = None, now: datetime | None = None) -> Referral:
     """Hold the referral: both rewards booked as pending points until ``hold_until``. Once."""
     cfg = settings()
+    now = now or utcnow()
     with transaction():
         referral = _lock_referral(referral_id)
         if referral.status != "pending":
@@ -344,7 +350,6 @@ def qualify(referral_id: int, order_external_id: str | None = None) -> Referral:
                                       .with_for_update().execution_options(populate_existing=True))
             if order is None or order.status != "paid":
                 return referral
-        now = utcnow()
         referral.status = "held"
         referral.qualified_at = now
         referral.hold_until = now + timedelta(days=cfg["hold_days"])
@@ -357,24 +362,97 @@ def qualify(referral_id: int, order_external_id: str | None = None) -> Referral:
                 ledger.credit(member_id, points, reason, _side_source(referral.id, side), pending=True,
                               expires_at=expires_at)
         if cfg["hold_days"] == 0:
-            enqueue("referral.release_due")
+            enqueue(PLUGIN.job("release_due"))
         return referral
 
 
 def release_due(now: datetime | None = None, batch: int = 200) -> dict:
-    """The periodic job: reward every held referral whose hold has ended. Safe to run twice at once."""
+    """The periodic job: reward every held referral whose hold has ended. Safe to run twice at once.
+
+    Works a batch at a time (``release_batch``), each in one transaction: a run killed half way
+    loses only its open batch, which the next run does again, and books nothing twice.
+    """
     now = now or utcnow()
-    released, seen = 0, set()
+    released = 0
     while True:
-        ids = [rid for rid in db.session.scalars(
-            select(Referral.id).where(Referral.status == "held", Referral.hold_until <= now)
-            .order_by(Referral.hold_until, Referral.id).limit(batch)) if rid not in seen]
-        if not ids:
+        done, found = release_batch(now, batch)
+        released += done
+        if not found:
             return {"released": released}
-        for referral_id in ids:
-            seen.add(referral_id)
-            if release_referral(referral_id, now):
-                released += 1
+
+
+def release_batch(now: datetime | None = None, batch: int = 200) -> tuple[int, int]:
+    """Release up to ``batch`` due referrals in one transaction; returns (released, referrals taken).
+
+    The due referrals are locked skipping those another transaction holds (a second run, a
+    refund), so two runs at once share the work instead of waiting on each other. Each
+    qualifying order is locked and re-checked here, where value moves: a referral whose order
+    was refunded is reversed instead. The rest are released in set statements: their members
+    locked in id order, the held lots made spendable in three statements for the whole batch.
+    """
+    cfg = settings()
+    now = now or utcnow()
+    with transaction():
+        referrals = list(db.session.scalars(
+            select(Referral).where(Referral.status == "held", Referral.hold_until <= now)
+            .order_by(Referral.hold_until, Referral.id).limit(batch)
+            .with_for_update(skip_locked=True).execution_options(populate_existing=True)))
+        if not referrals:
+            return 0, 0
+        orders = [referral.qualifying_order for referral in referrals if referral.qualifying_order is not None]
+        paid = set(db.session.scalars(
+            select(Order.external_id).where(Order.external_id.in_(orders), Order.status == "paid")
+            .order_by(Order.id).with_for_update())) if orders else set()
+        # Every member of the batch locked at once, in id order, before any value moves.
+        ledger.lock_members([m for r in referrals for m in (r.referee_id, r.referrer_id)])
+        releasing = []
+        for referral in referrals:
+            if referral.qualifying_order is not None and referral.qualifying_order not in paid:
+                _reverse(referral, REFUNDED_DURING_HOLD)
+            else:
+                releasing.append(referral)
+        if not releasing:
+            return 0, len(referrals)
+        ledger.release_many([_side_source(r.id, side) for r in releasing for side in ("referee", "referrer")],
+                            "Referral reward released")
+        templates = {}
+        for side, key in (("referee", "referee_coupon_template_id"), ("referrer", "referrer_coupon_template_id")):
+            template_id = cfg.get(key)
+            if template_id and db.session.get(CouponTemplate, template_id) is None:
+                log.warning("referral coupon template %s does not exist; no coupon issued", template_id)
+            elif template_id:
+                templates[side] = template_id
+        for referral in releasing:
+            for side, member_id in (("referee", referral.referee_id), ("referrer", referral.referrer_id)):
+                if side in templates:
+                    ledger.issue_coupon(member_id, templates[side], source=f"{_side_source(referral.id, side)}:coupon")
+            referral.status = "rewarded"
+            referral.rewarded_at = now
+        db.session.flush()
+        _book_milestones_of({referral.referrer_id for referral in releasing}, cfg)
+        notify_many([message for referral in releasing for message in (
+            (referral.referee_id, "Your welcome reward is here",
+             "Thanks for joining through a friend: your reward is now yours to use."),
+            (referral.referrer_id, "Your friend joined",
+             "A friend you invited joined and qualified: your referral reward is now yours to use."))])
+        return len(releasing), len(referrals)
+
+
+def _book_milestones_of(referrer_ids: set[int], cfg: dict) -> None:
+    """The milestones these referrers (locked by the caller) reached, each booked once."""
+    if not cfg.get("milestones") or not referrer_ids:
+        return
+    rewarded = dict(db.session.execute(
+        select(Referral.referrer_id, func.count(Referral.id))
+        .where(Referral.referrer_id.in_(referrer_ids), Referral.status == "rewarded")
+        .group_by(Referral.referrer_id)).all())
+    due = {f"referral:milestone:{referrer_id}:{milestone['count']}": (referrer_id, milestone)
+           for referrer_id, count in rewarded.items()
+           for milestone in cfg["milestones"] if milestone["count"] <= count}
+    booked = set(db.session.scalars(select(PointsEntry.source).where(PointsEntry.source.in_(list(due))))) if due else set()
+    for source, (referrer_id, milestone) in sorted(due.items(), key=lambda item: (item[1][0], item[1][1]["count"])):
+        if source not in booked:
+            ledger.credit(referrer_id, milestone["points"], f"Referral milestone: {milestone['count']} friends", source)
 
 
 def release_referral(referral_id: int, now: datetime | None = None) -> bool:
@@ -393,6 +471,7 @@ def release_referral(referral_id: int, now: datetime | None = None) -> bool:
             if order is None or order.status != "paid":
                 _reverse(referral, REFUNDED_DURING_HOLD)
                 return False
+        ledger.lock_members([referral.referee_id, referral.referrer_id])  # in id order, as a batch does
         for side, member_id, template_key in (("referee", referral.referee_id, "referee_coupon_template_id"),
                                               ("referrer", referral.referrer_id, "referrer_coupon_template_id")):
             source = _side_source(referral.id, side)
@@ -427,7 +506,7 @@ def _book_milestones(referrer_id: int, cfg: dict) -> None:
     for milestone in sorted(cfg["milestones"], key=lambda m: m["count"]):
         if milestone["count"] <= rewarded:
             ledger.credit(referrer_id, milestone["points"], MILESTONE_REASON % {"count": milestone["count"]},
-                          f"referral:milestone:{referrer_id}:{milestone['count']}")
+                          PLUGIN.source("milestone", referrer_id, milestone["count"]))
 
 
 def order_refunded(order: Order, member: Member) -> Referral | None:
@@ -479,6 +558,7 @@ def period_start(period: str, now: datetime | None = None) -> datetime | None:
 
 def member_stats(member_id: int) -> dict:
     """A referrer's numbers, from the daily rollup (one short index range, however busy they are)."""
+    click_batch.flush()  # what this process has taken is counted
     counts = rollup.totals_by_metric(ReferralDaily, ReferralDaily.referrer_id == member_id)
     return {
         "clicks": counts.get("clicks", 0),
@@ -542,6 +622,7 @@ def funnel(period: str = "all") -> dict:
     conversion = friends who joined through a link / visits;
     viral coefficient = invites per member × conversion (new members each member brings).
     """
+    click_batch.flush()  # what this process has taken is counted
     since = period_start(period)
     conditions = [ReferralDailyTotal.day >= since.date()] if since is not None else []
     counts = rollup.totals_by_metric(ReferralDailyTotal, *conditions)
@@ -576,18 +657,7 @@ def member_count() -> int:
 @lru_cache(maxsize=4096)
 def qr_image(data: str, image_format: str) -> bytes:
     """The QR image of ``data`` as PNG or SVG bytes (kept in memory: the same link always gives the same image)."""
-    import qrcode
-    import qrcode.image.svg
-
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=4)
-    qr.add_data(data)
-    qr.make(fit=True)
-    buffer = BytesIO()
-    if image_format == "svg":
-        qr.make_image(image_factory=qrcode.image.svg.SvgPathImage).save(buffer)
-    else:
-        qr.make_image().save(buffer)
-    return buffer.getvalue()
+    return qr.render(data, image_format)
 
 
 def qr_etag(data: str, image_format: str) -> str:
@@ -603,9 +673,29 @@ def export_path(export: ReferralQrExport) -> str | None:
     return os.path.join(export_dir(), export.filename) if export.filename else None
 
 
+INLINE_EXPORT_MAX = 300  # without a worker, an export of more members than this is refused
+EXPORT_BATCH = 500       # members read (keyset) and codes looked up at a time
+EXPORT_SEGMENT = 5_000   # members per checkpoint: a crash loses at most this much rendering
+
+
+def inline_export_max() -> int:
+    return int(current_app.config.get("REFERRAL_INLINE_EXPORT_MAX", INLINE_EXPORT_MAX))
+
+
+def _export_sizes() -> tuple[int, int]:
+    """(members per read, members per segment): ``REFERRAL_EXPORT_BATCH`` and ``REFERRAL_EXPORT_SEGMENT``."""
+    segment = max(int(current_app.config.get("REFERRAL_EXPORT_SEGMENT", EXPORT_SEGMENT)), 1)
+    return min(max(int(current_app.config.get("REFERRAL_EXPORT_BATCH", EXPORT_BATCH)), 1), segment), segment
+
+
 def request_qr_export(member_ids: list[int] | None, image_format: str = "png", requested_by: str = "",
                       run_in_background: bool = True) -> ReferralQrExport:
-    """Queue a ZIP of QR images for these members (None: every member)."""
+    """Queue a ZIP of QR images for these members (None: every member).
+
+    It is built by a job. Without Redis a job runs inside the request that queued it, so an
+    export of more than ``REFERRAL_INLINE_EXPORT_MAX`` members (300) is refused there with
+    ``409 worker_required``: a large export needs a worker (or ``memberday referral export-qr``).
+    """
     if member_ids is not None:
         member_ids = sorted(set(member_ids))
         known = set(db.session.scalars(select(Member.id).where(Member.id.in_(member_ids))))
@@ -613,22 +703,31 @@ def request_qr_export(member_ids: list[int] | None, image_format: str = "png", r
         if unknown:
             raise ValidationFailed(_("Some members do not exist."),
                                    fields={"member_ids": [f"unknown: {', '.join(map(str, unknown[:20]))}"]})
+    if run_in_background and not current_app.config.get("REDIS_URL"):
+        size = len(member_ids) if member_ids is not None else member_count()
+        if size > inline_export_max():
+            raise Conflict(_("An export of %(count)s members needs a background worker: set REDIS_URL and start "
+                             "one (memberday worker), or run memberday referral export-qr.", count=size),
+                           code="worker_required", extra={"members": size, "inline_max": inline_export_max()})
     with transaction():
         export = ReferralQrExport(member_ids=member_ids, image_format=image_format, status="queued",
                                   requested_by=requested_by[:60])
         db.session.add(export)
         db.session.flush()
         if run_in_background:
-            enqueue("referral.export_qr", export.id)
+            enqueue(PLUGIN.job("export_qr"), export.id)
         return export
 
 
 def build_qr_export(export_id: int, progress=None) -> dict:
     """The export job: write the ZIP, recording progress as it goes.
 
-    One run at a time per export (a second one at once answers ``busy``). A run that died
-    half way left the export ``running`` and a partial file: the retry removes what any
-    earlier run left and writes the file again from the start.
+    One run at a time per export (a second one at once answers ``busy``). Members are read in
+    keyset batches and their images written into the ZIP as they are rendered, a segment
+    (``EXPORT_SEGMENT`` members) at a time; each finished segment is a checkpoint. A run that
+    died half way left the export ``running``: the next run keeps the finished segments,
+    removes whatever else the dead run left, and continues after the last checkpoint. The
+    segments are joined into the one ZIP at the end, each member in it once.
     """
     with run_alone(f"referral:qr-export:{export_id}") as mine:
         if not mine:
@@ -646,42 +745,128 @@ def _partial_files(folder: str, filename: str) -> list[str]:
     return [os.path.join(folder, name) for name in names if name.startswith(prefix) and name.endswith(".part")]
 
 
+def _segment_path(folder: str, filename: str, segment: int) -> str:
+    return os.path.join(folder, f".{filename}.seg{segment:06d}.part")
+
+
+def _export_members(chosen: list[int] | None, after: int, limit: int) -> list[int]:
+    """The next ``limit`` member ids of the export after ``after``, in id order (a keyset read);
+    ``chosen``: the export's own sorted list, None for every member."""
+    if chosen is not None:
+        import bisect
+
+        ids = chosen
+        start = bisect.bisect_right(ids, after)
+        return ids[start:start + limit]
+    return list(db.session.scalars(select(Member.id).where(Member.id > after).order_by(Member.id).limit(limit)))
+
+
+def codes_for(member_ids: list[int]) -> dict[int, str]:
+    """The codes of these members, creating the missing ones with one insert (a batch's worth at a time)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    codes = dict(db.session.execute(select(ReferralCode.member_id, ReferralCode.code)
+                                    .where(ReferralCode.member_id.in_(member_ids))).all())
+    missing = [member_id for member_id in member_ids if member_id not in codes]
+    if missing:
+        insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+        with transaction():
+            now = utcnow()
+            db.session.execute(insert(ReferralCode).values([
+                {"member_id": member_id, "code": "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH)),
+                 "created_at": now} for member_id in missing]).on_conflict_do_nothing())
+        codes.update(db.session.execute(select(ReferralCode.member_id, ReferralCode.code)
+                                        .where(ReferralCode.member_id.in_(missing))).all())
+        for member_id in missing:  # a drawn code that was taken: one at a time, as code_for does
+            if member_id not in codes:
+                codes[member_id] = code_for(member_id).code
+    return codes
+
+
 def _build_qr_export(export_id: int, progress=None) -> dict:
     with transaction():
         export = db.session.scalar(select(ReferralQrExport).where(ReferralQrExport.id == export_id)
                                    .with_for_update().execution_options(populate_existing=True))
         if export is None or export.status == "done":
             return {"export": export_id, "status": export.status if export else "missing"}
-        member_ids = export.member_ids
-        if member_ids is None:
-            member_ids = list(db.session.scalars(select(Member.id).order_by(Member.id)))
-        export.status, export.total, export.done, export.error = "running", len(member_ids), 0, None
-        image_format = export.image_format
+        if export.status not in ("running", "failed") or not export.total:  # else: continue from the checkpoint
+            total = len(export.member_ids) if export.member_ids is not None else \
+                db.session.scalar(select(func.count(Member.id)))
+            export.total, export.segments, export.resume_after, export.done_before = total, 0, 0, 0
+        export.status, export.error, export.done, export.finished_at = "running", None, export.done_before, None
+        segments, after, done = export.segments, export.resume_after, export.done_before
+        image_format, total, chosen = export.image_format, export.total, export.member_ids
     folder = export_dir()
     os.makedirs(folder, exist_ok=True)
     filename = f"referral-qr-{export_id}.zip"
+    kept = {_segment_path(folder, filename, segment) for segment in range(segments)}
     for leftover in _partial_files(folder, filename):
-        os.remove(leftover)
-    temporary = os.path.join(folder, f".{filename}.part")
+        if leftover not in kept:  # what a dead run was writing: redone from its checkpoint
+            os.remove(leftover)
+    batch, segment_size = _export_sizes()
+    compression = zipfile.ZIP_STORED if image_format == "png" else zipfile.ZIP_DEFLATED  # PNGs are compressed
+    pool = _render_pool(total - done, batch)
     try:
-        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
-            for done, member_id in enumerate(member_ids, 1):
-                code = code_for(member_id).code
-                archive.writestr(f"{member_id}-{code}.{image_format}", qr_image(scan_url(code), image_format))
-                if done % 50 == 0 or done == len(member_ids):
-                    _export_progress(export_id, done=done)
+        while True:
+            segment_path = _segment_path(folder, filename, segments)
+            written = 0
+            with zipfile.ZipFile(segment_path, "w", compression) as archive:
+                while written < segment_size:
+                    member_ids = _export_members(chosen, after, min(batch, segment_size - written))
+                    if not member_ids:
+                        break
+                    codes = codes_for(member_ids)
+                    db.session.rollback()  # no snapshot held open while rendering
+                    entries = [(f"{member_id}-{codes[member_id]}.{image_format}", scan_url(codes[member_id]),
+                                image_format) for member_id in member_ids]
+                    images = pool.imap(qr.render_entry, entries, chunksize=16) if pool else \
+                        map(qr.render_entry, entries)
+                    for name, image in images:  # in order, each written as soon as it is rendered
+                        archive.writestr(name, image)
+                    written += len(member_ids)
+                    after = member_ids[-1]
+                    _export_progress(export_id, done=done + written)
                     if progress:
-                        progress(done, len(member_ids))
+                        progress(done + written, total)
+            if not written:
+                os.remove(segment_path)
+                break
+            done += written
+            segments += 1
+            _export_progress(export_id, segments=segments, resume_after=after, done_before=done, done=done)
+        temporary = os.path.join(folder, f".{filename}.part")
+        with zipfile.ZipFile(temporary, "w", compression) as archive:
+            for segment in range(segments):
+                with zipfile.ZipFile(_segment_path(folder, filename, segment)) as part:
+                    for info in part.infolist():
+                        archive.writestr(info, part.read(info))
         os.replace(temporary, os.path.join(folder, filename))
+        for segment in range(segments):
+            os.remove(_segment_path(folder, filename, segment))
     except Exception as exc:
         db.session.rollback()
-        if os.path.exists(temporary):
-            os.remove(temporary)
         _export_progress(export_id, status="failed", error=f"{exc.__class__.__name__}: {exc}"[:300],
                          finished_at=utcnow())
         raise
-    _export_progress(export_id, status="done", filename=filename, finished_at=utcnow())
-    return {"export": export_id, "status": "done", "members": len(member_ids)}
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    _export_progress(export_id, status="done", filename=filename, done=done, total=done, finished_at=utcnow())
+    return {"export": export_id, "status": "done", "members": done}
+
+
+def _render_pool(members: int, batch: int):
+    """Processes rendering in parallel (``REFERRAL_EXPORT_PROCESSES``, by default one per CPU), for an
+    export larger than one read; None: render here. Started fresh (spawn), so they share nothing
+    with this process's database connections; they exit when this process does, killed or not."""
+    import multiprocessing
+
+    processes = int(current_app.config.get("REFERRAL_EXPORT_PROCESSES") or os.cpu_count() or 1)
+    if processes <= 1 or members <= batch:
+        return None
+    return multiprocessing.get_context("spawn").Pool(processes)
 
 
 def _export_progress(export_id: int, **values) -> None:

@@ -10,9 +10,9 @@ from core.extensions import db
 from core.i18n import _
 from core.members import services as members
 from core.members.models import Member
-from core.pages.views import sign_in
+from core.pages.views import begin_join
 from core.ratelimit import limit
-from plugins.referral import services
+from plugins.referral import PLUGIN, services
 
 pages = Blueprint("referral", __name__, url_prefix="/r")
 
@@ -22,7 +22,7 @@ DEVICE_COOKIE_DAYS = 400  # browsers cap cookie lifetimes at about this
 
 def not_found():
     """A friendly page for any share link that leads nowhere (always a page, never an error body)."""
-    return render_template("referral/not_found.html"), 404, {"Cache-Control": "no-store"}
+    return render_template(PLUGIN.template("not_found.html")), 404, {"Cache-Control": "no-store"}
 
 
 @pages.errorhandler(NotFound)
@@ -86,26 +86,22 @@ def join(code):
     error, already_member, status = None, False, 200
     if request.method == "POST":
         form = request.form
-        name = (form.get("name") or "").strip()[:100]
         phone = (form.get("phone") or "").strip() or None
         email = (form.get("email") or "").strip()[:254] or None
-        if not name:
-            error, status = _("Please tell us your name."), 400
-        else:
-            try:
-                member, _created = members.create_member(
-                    name, phone=phone, email=email, device_id=device, marketing_consent=bool(form.get("consent")),
-                    context={"referral_code": found.code, "channel": "web"})
-            except AppError as exc:
-                error, status = exc.translated(), exc.status
-                if exc.code == "member_exists":
-                    already_member = True
-                    _record_existing_member(found, phone, email)
+        try:
+            existing = members.member_with_identity(phone, email) if (phone or email) else None
+            if existing is not None:
+                # Someone who already has an account: the friend is told, the refusal recorded.
+                already_member, status = True, 409
+                services.record_existing_member(found, existing)
             else:
-                sign_in(member)
-                return _with_device(redirect(url_for("pages.me"), code=303), device)
+                # The phone is verified by a code before the member exists (core.pages.views).
+                return _with_device(begin_join(form, context={"referral_code": found.code}, device_id=device),
+                                    device)
+        except AppError as exc:
+            error, status = exc.translated(), exc.status
     return _with_device(current_app.make_response((render_template(
-        "referral/join.html", referrer_name=_first_name(referrer.name if referrer else ""), code=found.code,
+        PLUGIN.template("join.html"), referrer_name=_first_name(referrer.name if referrer else ""), code=found.code,
         error=error, already_member=already_member, settings=services.settings()), status)), device)
 
 
@@ -114,16 +110,6 @@ def _with_device(response, device: str):
     response.set_cookie(services.DEVICE_COOKIE, device, max_age=DEVICE_COOKIE_DAYS * 86400, httponly=True,
                         samesite="Lax", secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
     return response
-
-
-def _record_existing_member(code, phone, email) -> None:
-    """Someone who already has an account tried to join again through a share link: record the refusal."""
-    try:
-        existing = members.member_with_identity(phone, email)
-    except AppError:
-        existing = None
-    if existing is not None:
-        services.record_existing_member(code, existing)
 
 
 def _first_name(name: str) -> str:

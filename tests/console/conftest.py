@@ -1,4 +1,5 @@
-"""A console client: signs an operator in through the sign-in form and sends each form with its CSRF token."""
+"""A console client: signs an operator in with name and password through the sign-in form, and sends each
+form with its CSRF token."""
 from __future__ import annotations
 
 import re
@@ -9,6 +10,7 @@ import pytest
 from core.auth.services import create_operator
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+PASSWORD = "a long enough password"
 
 
 class ConsoleClient:
@@ -17,12 +19,12 @@ class ConsoleClient:
         self.http = app.test_client()
         self.operator = None
 
-    def sign_in(self, role: str = "admin", name: str | None = None):
+    def sign_in(self, role: str = "admin", name: str | None = None, password: str = PASSWORD):
         name = name or f"{role}-{secrets.token_hex(3)}"
         with self.app.app_context():
-            operator, token = create_operator(name, role)
-            self.operator = {"id": operator.id, "name": name, "role": role, "token": token}
-        response = self.post("/console/sign-in", {"name": name, "token": token})
+            operator, token = create_operator(name, role, password=password)
+            self.operator = {"id": operator.id, "name": name, "role": role, "token": token, "password": password}
+        response = self.post("/console/sign-in", {"name": name, "password": password})
         assert response.status_code == 303, response.get_data(as_text=True)
         return self
 

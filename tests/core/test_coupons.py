@@ -60,12 +60,10 @@ def test_a_member_cannot_redeem_someone_elses_coupon(memberday_client, operator_
 
 
 def test_an_expired_coupon_cannot_be_redeemed(memberday_app, memberday_client, operator_token, member):
-    template = _template(memberday_client, operator_token)
-    coupon = _issue(memberday_client, operator_token, member["id"], template["id"])
-    with memberday_app.app_context():
-        row = db.session.get(Coupon, coupon["id"])
-        row.expires_at = utcnow() - timedelta(minutes=1)
-        db.session.commit()
+    template = _template(memberday_client, operator_token)  # valid for 30 days
+    with memberday_app.app_context():  # given out 31 days ago
+        coupon = rewards.issue_coupon(member["id"], template["id"], now=utcnow() - timedelta(days=31))
+        coupon = {"id": coupon.id, "code": coupon.code}
     response = memberday_client.post(f"/api/v1/coupons/{coupon['code']}/redeem", headers=bearer(operator_token))
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "expired"

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 from core.extensions import db
 from core.members.identity import IdentityError, normalise_email, normalise_phone
 from core.members.models import Member
-from core.testing import csrf_token
+from core.testing import csrf_token, join_browser
 
 
 def members(app) -> int:
@@ -77,8 +77,7 @@ def test_joining_again_through_a_share_link_with_another_spelling_is_refused(mem
                                 headers=bearer(referrer["token"])).get_json()["code"]
     first = memberday_app.test_client()
     first.get(f"/r/{code}")
-    assert first.post(f"/r/{code}/join", data={"csrf_token": csrf_token(first), "name": "Fei",
-                                               "phone": "+886931326362"}).status_code == 303
+    assert join_browser(first, f"/r/{code}/join", name="Fei", phone="+886931326362").status_code == 303
     for spelling in ("0931326362", "00886931326362", "886931326362"):
         browser = memberday_app.test_client()
         browser.get(f"/r/{code}")

@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from config import SettingsError
 from core import create_app
 from core.extensions import db
-from core.testing import csrf_token
+from core.testing import csrf_token, join_browser
 
 
 def test_production_refuses_the_default_secret_key(monkeypatch):
@@ -78,8 +78,9 @@ def test_the_embedded_default_starts_from_the_command_line(tmp_path):
 
 
 def test_the_member_page_shows_points_after_joining_on_the_web(memberday_client):
-    page = memberday_client.post("/join", data={"csrf_token": csrf_token(memberday_client),
-                                                "name": "Web Joiner"}, follow_redirects=True)
+    joined = join_browser(memberday_client, "/join", name="Web Joiner")
+    assert joined.status_code == 303
+    page = memberday_client.get(joined.headers["Location"])
     assert page.status_code == 200
     assert "Web Joiner" in page.get_data(as_text=True)
     assert "points" in page.get_data(as_text=True)

@@ -53,11 +53,14 @@ def test_switched_off_nothing_is_limited(memberday_app):
     assert [client.post("/api/v1/members", json={"name": f"K{i}"}).status_code for i in range(3)] == [201] * 3
 
 
-def test_sign_in_attempts_are_limited_per_address(limited, member):
+def test_sign_in_attempts_are_limited_per_address(limited, member, one_time_code):
     limited.config["RATE_LIMITS"] = {"sign_in": "3/minute"}
     client = limited.test_client()
-    token = csrf_token(client)
-    statuses = [client.post("/me/login", data={"csrf_token": token, "token": "mb_wrong"},
+    token = csrf_token(client, "/me/login")
+    assert client.post("/me/login", data={"csrf_token": token, "phone": member["phone"]},
+                       environ_base=_from("203.0.113.9")).status_code == 303
+    wrong = f"{(int(one_time_code(member['phone'])) + 1) % 1_000_000:06d}"
+    statuses = [client.post("/me/login/code", data={"csrf_token": token, "code": wrong},
                             environ_base=_from("203.0.113.9")).status_code for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
 

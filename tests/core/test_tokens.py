@@ -6,7 +6,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from core.auth.models import Operator
-from core.auth.services import (authenticate, create_operator, rotate_member_token, verify_operator_password)
+from core.auth.services import (authenticate, create_operator, rotate_member_token, rotate_operator_token,
+                                verify_operator_password)
 from core.auth.sessions import current_subject, start_session
 from core.database import utcnow
 from core.extensions import db
@@ -49,8 +50,8 @@ def test_an_expired_token_is_401(memberday_app, memberday_client, member):
         assert authenticate(token) is not None
         operator = db.session.scalar(select(Operator).where(Operator.name == "temp"))
         assert operator.token_expires_at - utcnow() < timedelta(days=1, minutes=1)
-        operator.token_expires_at = utcnow() - timedelta(seconds=1)
-        db.session.commit()
+        # A one-day token given out two days ago.
+        _, token = rotate_operator_token("temp", expires_in_days=1, now=utcnow() - timedelta(days=2))
     assert memberday_client.get("/api/v1/coupon-templates", headers=bearer(token)).status_code == 401
 
     with memberday_app.app_context():

@@ -6,7 +6,7 @@ from itertools import count
 
 import pytest
 
-from core.testing import bearer
+from core.testing import bearer, new_phone
 
 _names = count(1)
 
@@ -23,9 +23,10 @@ def new_member(memberday_app):
 
     def make(tier: str = "member", tags: list | None = None, name: str | None = None, **identity) -> dict:
         with memberday_app.app_context():
+            identity.setdefault("phone", new_phone())
             member, token = create_member(name or f"Week member {next(_names)}", tier=tier, tags=tags or [],
                                           **identity)
-            return {"id": member.id, "token": token, "headers": bearer(token)}
+            return {"id": member.id, "token": token, "headers": bearer(token), "phone": member.phone}
 
     return make
 

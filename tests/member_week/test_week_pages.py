@@ -1,11 +1,10 @@
 """The member's side: the week on their page with a countdown and claim buttons, and the landing page."""
-from core.testing import csrf_token
+from core.testing import csrf_token, sign_in_browser
 from week_helpers import running_window, snapshot
 
 
 def _sign_in(client, member):
-    response = client.post("/me/login", data={"csrf_token": csrf_token(client, "/me/login"), "token": member["token"]})
-    assert response.status_code == 303
+    sign_in_browser(client, member)
 
 
 def test_the_member_page_shows_the_week_with_a_countdown_and_claims_from_the_button(

@@ -6,7 +6,7 @@ from itertools import count
 
 import pytest
 
-from core.testing import bearer, create_operator_token
+from core.testing import bearer, create_operator_token, new_phone
 
 _names = count(1)
 
@@ -29,9 +29,10 @@ def new_member(memberday_app):
     def make(tier: str = "member", openid: str | None = None, phone: str | None = None, name: str | None = None,
              **fields) -> dict:
         with memberday_app.app_context():
-            member, token = create_member(name or f"Fan {next(_names)}", tier=tier, openid=openid, phone=phone,
+            member, token = create_member(name or f"Fan {next(_names)}", tier=tier, openid=openid, phone=phone or new_phone(),
                                           **fields)
-            return {"id": member.id, "token": token, "headers": bearer(token), "name": member.name}
+            return {"id": member.id, "token": token, "headers": bearer(token), "name": member.name,
+                    "phone": member.phone}
 
     return make
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from PIL import Image
 from sqlalchemy import func, select
 
-from core.testing import csrf_token
+from core.testing import csrf_token, sign_in_browser
 from events_helpers import message, scan, sign_up
 
 
@@ -53,8 +53,7 @@ def test_a_waitlisted_ticket_page_shows_the_place_not_a_qr(memberday_client, new
 def test_a_member_signs_up_with_the_button_on_their_page(memberday_client, new_event, new_member):
     event = new_event(title="Winter fan party")
     member = new_member()
-    assert memberday_client.post("/me/login", data={"csrf_token": csrf_token(memberday_client),
-                                                    "token": member["token"]}).status_code == 303
+    sign_in_browser(memberday_client, member)
 
     page = memberday_client.get("/me").get_data(as_text=True)
     assert "Winter fan party" in page and f"/e/{event['id']}/register" in page
@@ -90,7 +89,7 @@ def test_switched_off_routes_and_keywords_do_nothing_and_on_again_all_is_as_befo
     assert memberday_client.get(f"/e/{event['id']}").status_code == 404
     assert message(memberday_client, admin, "wx-switch", "報名") is None
     assert message(memberday_client, admin, "wx-switch", "精粉節") is None
-    memberday_client.post("/me/login", data={"csrf_token": csrf_token(memberday_client), "token": member["token"]})
+    sign_in_browser(memberday_client, member)
     assert "<h2>Events</h2>" not in memberday_client.get("/me").get_data(as_text=True)
 
     assert memberday_client.patch("/api/v1/plugins/offline_events", json={"enabled": True},

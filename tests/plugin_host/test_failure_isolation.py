@@ -1,6 +1,6 @@
 """A plugin that raises never fails the member's request; one that keeps failing is switched off."""
 from core.plugins import PageSection, PluginInfo, hookimpl
-from core.testing import bearer, csrf_token
+from core.testing import bearer, csrf_token, sign_in_browser
 
 from hostkit import audit, operator_notes, patch_plugin, plugin, register, report_order
 
@@ -153,8 +153,7 @@ def test_filter_hooks_that_raise_fall_back_to_the_core_default(memberday_app, me
     assert response.get_json()["points_earned"] == 100  # multiplier 1, the core's default
 
     client = memberday_app.test_client()
-    assert client.post("/me/login", data={"csrf_token": csrf_token(client),
-                                          "token": member["token"]}).status_code == 303
+    sign_in_browser(client, member)
     assert client.get("/me").status_code == 200
 
     with memberday_app.app_context():
@@ -179,6 +178,6 @@ def test_other_plugins_answers_still_count_when_one_filter_raises(memberday_app,
     assert response.get_json()["points_earned"] == 300
 
     client = memberday_app.test_client()
-    client.post("/me/login", data={"csrf_token": csrf_token(client), "token": member["token"]})
+    sign_in_browser(client, member)
     page = client.get("/me").get_data(as_text=True)
     assert "Triple points" in page and "&lt;b&gt;escaped, not markup&lt;/b&gt;" in page

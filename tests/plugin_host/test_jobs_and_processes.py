@@ -1,5 +1,8 @@
 """Switching takes effect everywhere without a restart: in another web process on the same
-database, and in an rq worker that picks up a job queued while the plugin was still on."""
+database (pushed to it, within a second), and in an rq worker that picks up a job queued while
+the plugin was still on."""
+
+import time
 
 import pytest
 
@@ -37,9 +40,21 @@ def test_a_queued_job_of_a_plugin_switched_off_runs_and_does_nothing(memberday_a
 
 @pytest.fixture
 def second_process(probe_installed, memberday_app):
-    server = LiveServer(memberday_app)
+    # The safety-net check is an hour away: only the pushed notice can tell these workers.
+    server = LiveServer(memberday_app, extra_env={"MEMBERDAY_PLUGIN_STATE_CHECK_SECONDS": "3600"})
     yield server
     server.stop()
+
+
+def eventually(check, within: float = 5.0):
+    """Poll ``check`` until it holds or ``within`` seconds pass; its last answer."""
+    deadline = time.monotonic() + within
+    while True:
+        if check():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 def order_seen(server, token, external_id):
@@ -69,16 +84,18 @@ def test_a_switch_through_one_process_is_seen_by_the_next_request_to_another(
     assert other.call("GET", "/probe/ping") == (200, {"pong": True})
     assert order_seen(other, operator_token, pay())
 
-    # Off through this process: the other one's next requests see it off.
+    # Off through this process: the other one's workers are told, and stop answering its routes.
     assert patch_plugin(memberday_client, operator_token, "probe", enabled=False).status_code == 200
+    assert eventually(lambda: all(other.call("GET", "/probe/ping")[0] == 404 for _ in range(6)))
     for _ in range(4):  # whichever gunicorn worker answers
         assert other.call("GET", "/probe/ping")[0] == 404
         assert not order_seen(other, operator_token, pay())
 
-    # On again, this time through the other process: this one sees it on.
+    # On again, this time through the other process: this one is told too.
     status, body = other.call("PATCH", "/api/v1/plugins/probe", {"enabled": True}, token=operator_token)
     assert status == 200 and body["enabled"] is True
-    assert memberday_client.get("/probe/ping").status_code == 200
+    assert eventually(lambda: memberday_client.get("/probe/ping").status_code == 200)
+    assert eventually(lambda: all(other.call("GET", "/probe/ping")[0] == 200 for _ in range(6)))
     for _ in range(4):
         assert other.call("GET", "/probe/ping")[0] == 200
         assert order_seen(other, operator_token, pay())

@@ -5,7 +5,7 @@ from itertools import count
 
 import pytest
 
-from core.testing import bearer
+from core.testing import bearer, new_phone
 
 _names = count(1)
 
@@ -23,10 +23,10 @@ def new_member(memberday_app):
 
     def make(points: int = 0, tier: str = "member", tags: list | None = None) -> dict:
         with memberday_app.app_context():
-            member, token = create_member(f"Mall member {next(_names)}", tier=tier, tags=tags or [])
+            member, token = create_member(f"Mall member {next(_names)}", tier=tier, tags=tags or [], phone=new_phone())
             if points:
                 credit(member.id, points, "Welcome points", f"test:welcome:{member.id}")
-            return {"id": member.id, "token": token, "headers": bearer(token)}
+            return {"id": member.id, "token": token, "headers": bearer(token), "phone": member.phone}
 
     return make
 

@@ -40,17 +40,3 @@ def run_job(app, name, *args):
 
     with app.app_context():
         return run(name, *args)
-
-
-def end_holds(app):
-    """Move every held referral's hold into the past (time travel, as far as the release job can tell)."""
-    from datetime import timedelta
-
-    from core.database import transaction, utcnow
-    from core.extensions import db
-    from plugins.referral.models import Referral
-
-    with app.app_context():
-        with transaction():
-            db.session.execute(Referral.__table__.update().where(Referral.status == "held")
-                               .values(hold_until=utcnow() - timedelta(seconds=1)))

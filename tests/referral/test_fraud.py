@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.testing import csrf_token, run_concurrently
+from core.testing import csrf_token, run_concurrently, join_browser
 from referral_helpers import join, points, referrals
 
 SIGNUP_PROGRAMME = dict(qualify_on="signup", hold_days=0, referrer_points=200, referee_points=100,
@@ -72,11 +72,9 @@ def test_repeated_device_behind_several_referees_is_refused(memberday_app, membe
 def test_same_browser_joining_twice_through_the_landing_page_is_a_repeated_device(
         memberday_app, memberday_client, admin, referrer, programme):
     browser = memberday_app.test_client()
-    assert browser.post(f"/r/{referrer['code']}/join", data={"csrf_token": csrf_token(browser),
-                                                             "name": "One"}).status_code == 303
+    assert join_browser(browser, f"/r/{referrer['code']}/join", name="One").status_code == 303
     browser.post("/me/logout")
-    assert browser.post(f"/r/{referrer['code']}/join", data={"csrf_token": csrf_token(browser),
-                                                             "name": "Two"}).status_code == 303
+    assert join_browser(browser, f"/r/{referrer['code']}/join", name="Two").status_code == 303
     statuses = [(row["status"], row["reason"]) for row in referrals(memberday_app)]
     assert statuses == [("rewarded", None), ("rejected", "duplicate_device")]
     assert points(memberday_client, admin, referrer["id"]) == (200, 0)

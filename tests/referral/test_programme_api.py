@@ -6,8 +6,8 @@ from io import BytesIO
 
 import pytest
 
-from core.testing import bearer, create_operator_token, csrf_token
-from referral_helpers import end_holds, join, referrals, report_order, run_job
+from core.testing import bearer, create_operator_token, csrf_token, sign_in_browser
+from referral_helpers import join, referrals, report_order, run_job
 
 PROGRAMME = dict(qualify_on="first_order", min_order_amount="50.00", hold_days=7, referrer_points=200,
                  referee_points=100, max_referrals_per_day=None, max_referrals_per_month=None)
@@ -79,15 +79,15 @@ def test_leaderboard_ranks_referrers_by_qualified_friends_and_masks_names(member
 
 
 def test_funnel_counts_each_step_and_the_viral_coefficient(memberday_app, memberday_client, referrer, admin,
-                                                            configure):
+                                                            configure, clock):
     configure(**PROGRAMME)
     for src in ("", "", "", "?src=qr"):
         memberday_client.get(f"/r/{referrer['code']}{src}")
     friends = [join(memberday_client, f"Friend {n}", referral_code=referrer["code"]) for n in range(2)]
     join(memberday_client, "Same device", device_id="device-ada", referral_code=referrer["code"])  # refused
     report_order(memberday_client, admin, "SHOP-1", friends[0]["id"], "99.00")
-    end_holds(memberday_app)
-    run_job(memberday_app, "referral.release_due")
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
+    run_job(memberday_app, "referral.release_due", clock.now)
 
     response = memberday_client.get("/api/v1/referral/funnel?period=month", headers=admin)
     assert response.status_code == 200
@@ -135,7 +135,7 @@ def test_settings_defaults_are_a_complete_programme(memberday_client, admin):
 
 def test_member_page_shows_code_link_and_qr(memberday_app, referrer):
     page = memberday_app.test_client()
-    page.post("/me/login", data={"csrf_token": csrf_token(page), "token": referrer["token"]})
+    sign_in_browser(page, referrer)
     html = page.get("/me").get_data(as_text=True)
     assert "Invite friends" in html and referrer["code"] in html
     assert f"/r/{referrer['code']}" in html and f"/r/{referrer['code']}/qr.svg" in html

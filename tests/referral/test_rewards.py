@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from core.testing import bearer, csrf_token, run_concurrently
+from core.testing import bearer, csrf_token, run_concurrently, sign_in_browser, join_browser
 
-from referral_helpers import end_holds, join, points, referrals, report_order, run_job
+from referral_helpers import join, points, referrals, report_order, run_job
 
 PROGRAMME = dict(qualify_on="first_order", min_order_amount="100.00", hold_days=14, referrer_points=200,
                  referee_points=100, max_referrals_per_day=None, max_referrals_per_month=None)
@@ -20,7 +20,7 @@ def programme(configure):
 
 
 def test_friend_follows_link_joins_on_landing_page_and_both_are_rewarded_once_by_the_worker(
-        memberday_app, memberday_client, memberday_worker, admin, referrer, configure):
+        memberday_app, memberday_client, memberday_worker, admin, referrer, configure, clock):
     from core.rewards.services import create_template
 
     with memberday_app.app_context():
@@ -34,10 +34,10 @@ def test_friend_follows_link_joins_on_landing_page_and_both_are_rewarded_once_by
     assert landing == f"/r/{referrer['code']}/join"
     page = friend.get(landing)
     assert page.status_code == 200 and "Ada invited you" in page.get_data(as_text=True)
-    joined = friend.post(landing, data={"csrf_token": csrf_token(friend),
-                                        "name": "Bo Friend", "phone": "+886900000002"})
+    joined = join_browser(friend, landing, name="Bo Friend", phone="+886900000002")
     assert joined.status_code == 303 and urlsplit(joined.headers["Location"]).path == "/me"
     assert friend.get("/me").status_code == 200  # signed in
+    memberday_worker.run()  # with a queue, plugins react to the join on the worker
 
     [referral] = referrals(memberday_app)
     friend_id = referral["referee_id"]
@@ -45,20 +45,22 @@ def test_friend_follows_link_joins_on_landing_page_and_both_are_rewarded_once_by
 
     # Below the minimum: not the qualifying order.
     assert report_order(memberday_client, admin, "SHOP-1", friend_id, "60.00").status_code == 201
+    memberday_worker.run()  # the order's event, off the shop's request
     assert referrals(memberday_app)[0]["status"] == "pending"
     assert report_order(memberday_client, admin, "SHOP-2", friend_id, "150.00").status_code == 201
+    memberday_worker.run()
     [referral] = referrals(memberday_app)
     assert (referral["status"], referral["qualifying_order"]) == ("held", "SHOP-2")
     assert points(memberday_client, admin, referrer["id"]) == (0, 200)
     assert points(memberday_client, admin, friend_id) == (210, 100)  # the orders' own points are spendable
 
     # The hold is not over: a release run changes nothing.
-    run_job_through_worker(memberday_app, memberday_worker)
+    run_job_through_worker(memberday_app, memberday_worker, clock.now)
     assert referrals(memberday_app)[0]["status"] == "held"
 
-    end_holds(memberday_app)
-    run_job_through_worker(memberday_app, memberday_worker)
-    run_job_through_worker(memberday_app, memberday_worker)
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
+    run_job_through_worker(memberday_app, memberday_worker, clock.now)
+    run_job_through_worker(memberday_app, memberday_worker, clock.now)
     assert memberday_worker.failed() == []
     assert referrals(memberday_app)[0]["status"] == "rewarded"
     assert points(memberday_client, admin, referrer["id"]) == (200, 0)
@@ -68,16 +70,16 @@ def test_friend_follows_link_joins_on_landing_page_and_both_are_rewarded_once_by
     assert memberday_client.get(f"/api/v1/members/{referrer['id']}/coupons", headers=admin).get_json()["items"] == []
 
 
-def run_job_through_worker(app, worker):
+def run_job_through_worker(app, worker, now):
     from core.jobs import enqueue
 
     with app.app_context():
-        enqueue("referral.release_due")
+        enqueue("referral.release_due", now)
     worker.run()
 
 
 def test_qualifying_order_reported_twice_at_once_and_release_run_twice_at_once_reward_once(
-        memberday_app, memberday_client, admin, referrer, programme):
+        memberday_app, memberday_client, admin, referrer, programme, clock):
     friend = join(memberday_client, "Bo Friend", referral_code=referrer["code"])
 
     def report(_):
@@ -86,8 +88,8 @@ def test_qualifying_order_reported_twice_at_once_and_release_run_twice_at_once_r
     assert sorted(run_concurrently(report, 6)) == [200] * 5 + [201]
     assert points(memberday_client, admin, referrer["id"]) == (0, 200)
 
-    end_holds(memberday_app)
-    results = run_concurrently(lambda _: run_job(memberday_app, "referral.release_due"), 4)
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
+    results = run_concurrently(lambda _: run_job(memberday_app, "referral.release_due", clock.now), 4)
     assert sum(result["released"] for result in results) == 1
     assert referrals(memberday_app)[0]["status"] == "rewarded"
     assert points(memberday_client, admin, referrer["id"]) == (200, 0)
@@ -115,7 +117,8 @@ def test_two_different_qualifying_orders_at_once_qualify_the_referral_once(
     assert points(memberday_client, admin, friend["id"]) == (480, 100)
 
 
-def test_refund_during_hold_cancels_referral_reward(memberday_app, memberday_client, admin, referrer, programme):
+def test_refund_during_hold_cancels_referral_reward(memberday_app, memberday_client, admin, referrer, programme,
+                                                    clock):
     friend = join(memberday_client, "Bo Friend", referral_code=referrer["code"])
     report_order(memberday_client, admin, "SHOP-1", friend["id"], "250.00")
     assert points(memberday_client, admin, referrer["id"]) == (0, 200)
@@ -125,8 +128,8 @@ def test_refund_during_hold_cancels_referral_reward(memberday_app, memberday_cli
     [referral] = referrals(memberday_app)
     assert (referral["status"], referral["reason"]) == ("reversed", "refunded_during_hold")
 
-    end_holds(memberday_app)
-    assert run_job(memberday_app, "referral.release_due") == {"released": 0}
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
+    assert run_job(memberday_app, "referral.release_due", clock.now) == {"released": 0}
     assert points(memberday_client, admin, referrer["id"]) == (0, 0)
     assert points(memberday_client, admin, friend["id"]) == (0, 0)
     # A later order does not bring a cancelled referral back.
@@ -136,12 +139,12 @@ def test_refund_during_hold_cancels_referral_reward(memberday_app, memberday_cli
 
 @pytest.mark.parametrize("clawback", [True, False])
 def test_refund_after_release_claws_back_only_when_the_programme_says_so(
-        memberday_app, memberday_client, admin, referrer, configure, clawback):
+        memberday_app, memberday_client, admin, referrer, configure, clock, clawback):
     configure(**PROGRAMME, clawback_after_release=clawback)
     friend = join(memberday_client, "Bo Friend", referral_code=referrer["code"])
     report_order(memberday_client, admin, "SHOP-1", friend["id"], "250.00")
-    end_holds(memberday_app)
-    assert run_job(memberday_app, "referral.release_due") == {"released": 1}
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
+    assert run_job(memberday_app, "referral.release_due", clock.now) == {"released": 1}
     assert points(memberday_client, admin, referrer["id"]) == (200, 0)
 
     assert memberday_client.post("/api/v1/orders/SHOP-1/refund", headers=admin).status_code == 200
@@ -167,27 +170,31 @@ def test_signup_qualifies_at_once_and_no_hold_releases_straight_away(
 
 
 def test_milestone_bonus_is_booked_once_when_the_count_is_reached(
-        memberday_app, memberday_client, admin, referrer, configure):
+        memberday_app, memberday_client, admin, referrer, configure, clock):
     configure(**dict(PROGRAMME, qualify_on="signup", hold_days=3),
               milestones=[{"count": 2, "points": 500}, {"count": 5, "points": 2000}])
     join(memberday_client, "Friend 1", referral_code=referrer["code"])
-    end_holds(memberday_app)
-    run_job(memberday_app, "referral.release_due")
+    clock.advance(days=3, hours=1)
+    run_job(memberday_app, "referral.release_due", clock.now)
     assert points(memberday_client, admin, referrer["id"]) == (200, 0)
 
     join(memberday_client, "Friend 2", referral_code=referrer["code"])
     join(memberday_client, "Friend 3", referral_code=referrer["code"])
-    end_holds(memberday_app)
-    results = run_concurrently(lambda _: run_job(memberday_app, "referral.release_due"), 3)
+    clock.advance(days=3, hours=1)
+    results = run_concurrently(lambda _: run_job(memberday_app, "referral.release_due", clock.now), 3)
     assert sum(result["released"] for result in results) == 2
-    run_job(memberday_app, "referral.release_due")
+    run_job(memberday_app, "referral.release_due", clock.now)
     assert points(memberday_client, admin, referrer["id"]) == (3 * 200 + 500, 0)
 
 
-def test_cron_once_releases_due_referrals(memberday_app, memberday_client, admin, referrer, programme):
-    friend = join(memberday_client, "Bo Friend", referral_code=referrer["code"])
-    report_order(memberday_client, admin, "SHOP-1", friend["id"], "100.00")
-    end_holds(memberday_app)
+def test_cron_once_releases_due_referrals(memberday_app, memberday_client, admin, referrer, programme, clock):
+    from plugins.referral.services import qualify
+
+    join(memberday_client, "Bo Friend", referral_code=referrer["code"])
+    [referral] = referrals(memberday_app)
+    with memberday_app.app_context():  # it qualified a hold ago, so its hold is over now
+        qualify(referral["id"], now=clock.advance(days=-PROGRAMME["hold_days"], seconds=-1))
+    assert referrals(memberday_app)[0]["status"] == "held"
     result = memberday_app.test_cli_runner().invoke(args=["cron", "--once"])
     assert result.exit_code == 0, result.output
     assert "referral.release_due: {'released': 1}" in result.output
@@ -196,15 +203,15 @@ def test_cron_once_releases_due_referrals(memberday_app, memberday_client, admin
 
 
 def test_rewarded_members_are_told_and_see_pending_points_on_their_page(
-        memberday_app, memberday_client, admin, referrer, programme):
+        memberday_app, memberday_client, admin, referrer, programme, clock):
     friend = join(memberday_client, "Bo Friend", referral_code=referrer["code"])
     report_order(memberday_client, admin, "SHOP-1", friend["id"], "100.00")
     page = memberday_app.test_client()
-    page.post("/me/login", data={"csrf_token": csrf_token(page), "token": referrer["token"]})
-    assert "+200 points on hold" in page.get("/me").get_data(as_text=True)
+    sign_in_browser(page, referrer)
+    assert "200 more points on their way" in page.get("/me").get_data(as_text=True)
 
-    end_holds(memberday_app)
-    run_job(memberday_app, "referral.release_due")
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
+    run_job(memberday_app, "referral.release_due", clock.now)
     inbox = memberday_client.get(f"/api/v1/members/{referrer['id']}/notifications",
                                  headers=bearer(referrer["token"])).get_json()["items"]
     assert [note["title"] for note in inbox].count("Your friend joined") == 1
@@ -221,7 +228,7 @@ def test_embedded_sqlite_default_runs_the_same_programme(memberday_sqlite_app):
     code = client.get(f"/api/v1/members/{ada['id']}/referral", headers=admin).get_json()["code"]
     browser = memberday_sqlite_app.test_client()
     assert browser.get(f"/r/{code}").status_code == 303
-    assert browser.post(f"/r/{code}/join", data={"csrf_token": csrf_token(browser), "name": "Bo"}).status_code == 303
+    assert join_browser(browser, f"/r/{code}/join", name="Bo").status_code == 303
     [referral] = referrals(memberday_sqlite_app)
     assert report_order(client, admin, "SHOP-1", referral["referee_id"], "150.00").status_code == 201
     assert referrals(memberday_sqlite_app)[0]["status"] == "rewarded"

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
-from core.testing import bearer, csrf_token, run_concurrently
+from core.testing import bearer, csrf_token, run_concurrently, sign_in_browser, join_browser
 from referral_helpers import join, referrals
 
 LOOK_ALIKES = set("0O1IL")
@@ -46,9 +46,11 @@ def test_clicks_and_scans_are_counted_apart_without_keeping_the_address(memberda
     client.get(f"/r/{referrer['code']}", headers={"User-Agent": "Desk/1"}, environ_base={"REMOTE_ADDR": "198.51.100.1"})
 
     from core.extensions import db
+    from plugins.referral import clicks as click_batch
     from plugins.referral.models import ReferralClick
 
     with memberday_app.app_context():
+        click_batch.flush()  # as every reader of clicks does first
         clicks = db.session.scalars(db.select(ReferralClick).order_by(ReferralClick.id)).all()
         rows = [(c.source, c.user_agent, c.client_hash, c.referrer_id) for c in clicks]
     assert [(source, agent) for source, agent, _, _ in rows] == [
@@ -71,7 +73,7 @@ def test_share_link_cookie_attributes_a_later_join_and_the_first_click_wins(memb
     browser.get(f"/r/{referrer['code']}")
     browser.get(f"/r/{other_code}")  # a later click does not take the friend over
     # the core's own form
-    assert browser.post("/join", data={"csrf_token": csrf_token(browser), "name": "Core Join Page"}).status_code == 303
+    assert join_browser(browser, "/join", name="Core Join Page").status_code == 303
     api_client = memberday_app.test_client()
     api_client.get(f"/r/{other_code}")
     joined = join(api_client, "Api Join")  # no code in the body: the cookie speaks
@@ -166,7 +168,7 @@ def test_disabling_the_plugin_turns_links_off_and_ignores_codes_and_enabling_res
     cookie_ignored = join(browser, "Cookie While Off")
     assert memberday_client.get(f"/api/v1/members/{ignored['id']}", headers=bearer(ignored["token"])).status_code == 200
     page = memberday_app.test_client()
-    page.post("/me/login", data={"csrf_token": csrf_token(page), "token": referrer["token"]})
+    sign_in_browser(page, referrer)
     assert "Invite friends" not in page.get("/me").get_data(as_text=True)
     assert referrals(memberday_app) == []
 

@@ -8,7 +8,7 @@ import time
 import psycopg
 
 from core.jobs import enqueue
-from referral_helpers import end_holds, join, points, referrals, report_order
+from referral_helpers import join, points, referrals, report_order
 
 PROGRAMME = dict(qualify_on="first_order", min_order_amount="100.00", hold_days=14, referrer_points=200,
                  referee_points=100, max_referrals_per_day=None, max_referrals_per_month=None)
@@ -28,11 +28,13 @@ def _wait_for(predicate, timeout=60):
 
 
 def test_a_worker_killed_half_way_through_a_release_books_nothing_and_the_retry_rewards_once(
-        memberday_app, memberday_client, memberday_worker, admin, referrer, configure):
+        memberday_app, memberday_client, memberday_worker, admin, referrer, configure, clock):
     configure(**PROGRAMME)
     friend = join(memberday_client, "Bo Friend", referral_code=referrer["code"])
+    memberday_worker.run()  # with a queue, plugins react to the join and the order on the worker
     report_order(memberday_client, admin, "SHOP-1", friend["id"], "300.00")
-    end_holds(memberday_app)
+    memberday_worker.run()
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
     url = memberday_app.config["DATABASE_URL"]
 
     # Hold the referrer's row: the job releases the friend's side, then waits on this lock.
@@ -40,7 +42,7 @@ def test_a_worker_killed_half_way_through_a_release_books_nothing_and_the_retry_
     blocker.execute("SELECT id FROM members WHERE id = %s FOR UPDATE", (referrer["id"],))
     watcher = psycopg.connect(url, autocommit=True)
     with memberday_app.app_context():
-        enqueue("referral.release_due")
+        enqueue("referral.release_due", clock.now)
     rq = os.path.join(os.path.dirname(sys.executable), "rq")
     # SimpleWorker runs the job in the worker process itself, so killing it kills the job.
     worker = subprocess.Popen([rq, "worker", "--worker-class", "rq.worker.SimpleWorker",
@@ -64,7 +66,7 @@ def test_a_worker_killed_half_way_through_a_release_books_nothing_and_the_retry_
 
     # The retry (a new run of the job) rewards both sides, once.
     with memberday_app.app_context():
-        enqueue("referral.release_due")
+        enqueue("referral.release_due", clock.now)
     memberday_worker.run()
     assert referrals(memberday_app)[0]["status"] == "rewarded"
     assert points(memberday_client, admin, friend["id"]) == (400, 0)

@@ -19,6 +19,12 @@
     });
   }
 
+  // <form data-autosubmit> (the language switcher) is sent as soon as its choice changes.
+  document.addEventListener("change", function (event) {
+    var form = event.target.form;
+    if (form && form.hasAttribute("data-autosubmit")) form.submit();
+  });
+
   // <form data-confirm="Question?"> asks before it is sent.
   document.addEventListener("submit", function (event) {
     var question = event.target.getAttribute("data-confirm");

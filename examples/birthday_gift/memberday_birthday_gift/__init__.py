@@ -13,9 +13,8 @@ What it adds, hook by hook:
 """
 from pathlib import Path
 
-from core.plugins import PeriodicJob, PluginInfo, hookimpl
+from core.plugins import PeriodicJob, PluginInfo, folder_hooks, hookimpl
 
-from . import models  # noqa: F401  (the tables must be known to the app's metadata)
 from .schemas import BirthdayGiftSettings
 
 HERE = Path(__file__).parent
@@ -31,7 +30,13 @@ PLUGIN = PluginInfo(
     enabled_by_default=False,
 )
 
-SEND_DUE = "birthday_gift.send_due"
+# PLUGIN comes before the models: they name their tables through it, so the id is written only here.
+from . import models  # noqa: E402,F401  (the tables must be known to the app's metadata)
+
+SEND_DUE = PLUGIN.job("send_due")
+
+# Alembic finds the migrations in ./migrations, Flask the templates in ./templates.
+memberday_migrations_folder, memberday_template_folders = folder_hooks(HERE)
 
 
 # ---------------------------------------------------------------- setup hooks
@@ -56,16 +61,6 @@ def memberday_periodic_jobs():
     # 01:00 UTC is 09:00 in Taipei: gifts arrive in the morning. The job is idempotent,
     # so a missed or doubled run gives nobody a second gift.
     return [PeriodicJob(SEND_DUE, cron="0 1 * * *")]
-
-
-@hookimpl
-def memberday_migrations_folder():
-    return str(HERE / "migrations")
-
-
-@hookimpl
-def memberday_template_folders():
-    return [str(HERE / "templates")]
 
 
 @hookimpl

@@ -1,15 +1,13 @@
 """HTTP API of the birthday gift: a member's birthday, and a signed webhook for the brand's CRM."""
 from flask import request
-from flask_smorest import Blueprint
 
 from core.auth.services import MANAGERS, require_self_or_operator
 from core.members.services import get_member
 
-from . import services
+from . import PLUGIN, services
 from .schemas import BirthdayInSchema, BirthdaySchema, WebhookSchema
 
-blp = Blueprint("birthday_gift", __name__, url_prefix="/api/v1/birthday-gift",
-                description="Birthday-month gifts (plugin birthday_gift).")
+blp = PLUGIN.api_blueprint(__name__, description="Birthday-month gifts (plugin birthday_gift).")
 
 
 @blp.route("/members/<int:member_id>/birthday", methods=["GET"])

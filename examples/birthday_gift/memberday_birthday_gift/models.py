@@ -4,11 +4,13 @@ import sqlalchemy as sa
 from core.database import UTCDateTime, utcnow
 from core.extensions import db
 
+from . import PLUGIN
+
 
 class Birthday(db.Model):
     """A member's birthday: month and day only (the year is none of our business)."""
 
-    __tablename__ = "birthday_gift_birthdays"
+    __tablename__ = PLUGIN.table("birthdays")
 
     member_id = sa.Column(sa.Integer, sa.ForeignKey("members.id"), primary_key=True)
     month = sa.Column(sa.SmallInteger, nullable=False, index=True)
@@ -20,7 +22,7 @@ class Birthday(db.Model):
 class BirthdayGift(db.Model):
     """The gift of one year; the unique (member, year) pair is what makes it once a year."""
 
-    __tablename__ = "birthday_gift_gifts"
+    __tablename__ = PLUGIN.table("gifts")
     __table_args__ = (sa.UniqueConstraint("member_id", "year", name="uq_birthday_gift_gifts_member_year"),)
 
     id = sa.Column(sa.Integer, primary_key=True)

@@ -16,13 +16,12 @@ from core.extensions import db
 from core.i18n import N_, _, in_language, stored_template
 from core.members.services import get_member
 from core.notifications.services import notify
-from core.plugins.host import plugin_settings
 from core.rewards import services as rewards
 from core.rewards.models import Coupon
 
+from . import PLUGIN
 from .models import Birthday, BirthdayGift
 
-PLUGIN_ID = "birthday_gift"
 # The gift's ledger reason: stored in English, shown in the reader's language (core.i18n.translate_stored).
 # Translators: ledger reason
 GIFT_REASON = stored_template(N_("Birthday gift %(year)s"))
@@ -31,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def settings() -> dict:
-    return plugin_settings(PLUGIN_ID)
+    return PLUGIN.settings()
 
 
 def brand_zone() -> ZoneInfo:
@@ -44,7 +43,7 @@ def brand_today() -> date:
 
 
 def gift_source(member_id: int, year: int) -> str:
-    return f"{PLUGIN_ID}:{member_id}:{year}"
+    return PLUGIN.source(member_id, year)
 
 
 def get_birthday(member_id: int) -> Birthday | None:

@@ -1,5 +1,5 @@
 """The member's birthday page and the section on the member page."""
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from core.errors import AppError
@@ -7,10 +7,10 @@ from core.i18n import _
 from core.pages.views import signed_in_member
 from core.plugins import PageSection
 
-from . import services
+from . import PLUGIN, services
 from .schemas import BirthdayInSchema
 
-blp = Blueprint("birthday_gift_pages", __name__)
+blp = PLUGIN.page_blueprint(__name__, url_prefix=None)  # its page is /birthday
 
 
 @blp.route("/birthday", methods=["GET", "POST"])
@@ -36,7 +36,7 @@ def birthday_page():
     birthday = services.get_birthday(member.id)
     gift = services.describe(member.id)["gift"] if birthday else None
     status = 200 if error is None else 400
-    return render_template("birthday_gift/birthday.html", member=member, birthday=birthday, gift=gift,
+    return render_template(PLUGIN.template("birthday.html"), member=member, birthday=birthday, gift=gift,
                            points=services.settings()["gift_points"], error=error), status
 
 
@@ -49,6 +49,6 @@ def _int(value):
 
 def member_section(member) -> PageSection:
     birthday = services.get_birthday(member.id)
-    html = render_template("birthday_gift/section.html", birthday=birthday,
+    html = render_template(PLUGIN.template("section.html"), birthday=birthday,
                            points=services.settings()["gift_points"])
     return PageSection(_("Birthday gift"), Markup(html))

@@ -11,7 +11,7 @@ import json
 
 from sqlalchemy import inspect
 
-from core.testing import bearer, csrf_token, run_concurrently
+from core.testing import bearer, csrf_token, run_concurrently, sign_in_browser
 
 PLUGIN = "/api/v1/plugins/birthday_gift"
 SECRET = "a-crm-shared-secret-of-some-length"
@@ -57,8 +57,7 @@ def report_order(client, token, member_id, external_id, paid_at, amount="100.00"
 
 
 def sign_in(client, member):
-    response = client.post("/me/login", data={"csrf_token": csrf_token(client), "token": member["token"]})
-    assert response.status_code == 303
+    sign_in_browser(client, member)
 
 
 # ------------------------------------------------------------------ installed

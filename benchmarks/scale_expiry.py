@@ -1,0 +1,63 @@
+"""The expiry backlog alone: generate N members as scale.py does, expire the 7-day backlog once,
+and show where the time went by statement.
+
+    python benchmarks/scale_expiry.py 1000000 2000   # N members, lots per batch
+
+Creates and drops its own database (like scale.py); see README.md.
+"""
+import os
+import secrets
+import sys
+import time
+from collections import defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("MEMBERDAY_ENV", "production")
+
+import psycopg  # noqa: E402
+
+import scale  # noqa: E402
+from core.testing import make_app, upgrade_database  # noqa: E402
+
+
+def main(n: int, batch: int) -> None:
+    from sqlalchemy import event
+
+    name = f"memberday_expiry_{secrets.token_hex(3)}"
+    with psycopg.connect(scale.ADMIN_PG, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = scale.database_url(name)
+        upgrade_database(url)
+        app = make_app(url, ENV_NAME="production", SECRET_KEY=secrets.token_hex(16), WECHAT_TOKEN=secrets.token_hex(16))
+        print(f"{n:,} members generated in {scale.generate(app, n):.0f} s", flush=True)
+        from core.extensions import db
+        from core.rewards import services as ledger
+
+        times, counts = defaultdict(float), defaultdict(int)
+        with app.app_context():
+            def before(conn, cursor, statement, params, context, many):
+                conn.info["started"] = time.perf_counter()
+
+            def after(conn, cursor, statement, params, context, many):
+                key = " ".join(statement.split())[:60]
+                times[key] += time.perf_counter() - conn.info["started"]
+                counts[key] += 1
+
+            event.listen(db.engine, "before_cursor_execute", before)
+            event.listen(db.engine, "after_cursor_execute", after)
+            started = time.perf_counter()
+            expired = ledger.expire_due_lots(batch=batch)
+            print(f"{expired:,} lots expired in {(time.perf_counter() - started) * 1000:.0f} ms, {batch} a batch")
+            db.session.remove()
+            db.engine.dispose()
+        for key in sorted(times, key=times.get, reverse=True)[:6]:
+            print(f"{times[key] * 1000:8.0f} ms {counts[key]:5d}  {key}")
+    finally:
+        with psycopg.connect(scale.ADMIN_PG, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000, int(sys.argv[2]) if len(sys.argv) > 2 else 2000)
