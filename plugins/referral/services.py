@@ -430,12 +430,26 @@ def release_batch(now: datetime | None = None, batch: int = 200) -> tuple[int, i
             referral.rewarded_at = now
         db.session.flush()
         _book_milestones_of({referral.referrer_id for referral in releasing}, cfg)
+        # Each side is told in the language they saved (one read for the batch), whoever runs the job.
+        told = {member_id for referral in releasing for member_id in (referral.referee_id, referral.referrer_id)}
+        locales = dict(db.session.execute(select(Member.id, Member.locale).where(Member.id.in_(told))).all())
         notify_many([message for referral in releasing for message in (
-            (referral.referee_id, "Your welcome reward is here",
-             "Thanks for joining through a friend: your reward is now yours to use."),
-            (referral.referrer_id, "Your friend joined",
-             "A friend you invited joined and qualified: your referral reward is now yours to use."))])
+            _release_notice(referral.referee_id, "referee", locales),
+            _release_notice(referral.referrer_id, "referrer", locales))])
         return len(releasing), len(referrals)
+
+
+def _release_notice(member_id: int, side: str, locales: dict) -> tuple[int, str, str]:
+    """(member, title, body) of a released reward's notice, in the member's language."""
+    locale = locales.get(member_id)
+    with in_language(locale):
+        if side == "referee":
+            title, body = (_("Your welcome reward is here"),
+                           _("Thanks for joining through a friend: your reward is now yours to use."))
+        else:
+            title, body = (_("Your friend joined"),
+                           _("A friend you invited joined and qualified: your referral reward is now yours to use."))
+    return member_id, title, body
 
 
 def _book_milestones_of(referrer_ids: set[int], cfg: dict) -> None:

@@ -3,7 +3,7 @@ gets when the reward is released, and ledger reasons shown in the reader's langu
 import pytest
 
 from core.testing import bearer, empty_tables, english_words, make_app
-from referral_helpers import end_holds, join, report_order, run_job
+from referral_helpers import join, report_order, run_job
 
 PROGRAMME = dict(qualify_on="first_order", min_order_amount="100.00", hold_days=14, referrer_points=200,
                  referee_points=100, max_referrals_per_day=None, max_referrals_per_month=None)
@@ -61,15 +61,15 @@ def test_the_offer_counts_in_english_plural_forms(memberday_client, configure, i
 
 
 def test_each_side_is_told_in_their_own_language_and_reads_the_reasons_in_it(
-        memberday_app, memberday_client, admin, configure, inviter):
+        memberday_app, memberday_client, admin, configure, inviter, clock):
     configure(**PROGRAMME)
     friend = join(memberday_client, "陳小華", referral_code=inviter["code"])
     _save_language(memberday_app, inviter["id"], "zh_Hant")
     _save_language(memberday_app, friend["id"], "zh_Hans")
     report_order(memberday_client, admin, "SHOP-1", friend["id"], "150.00")
-    end_holds(memberday_app)
+    clock.advance(days=PROGRAMME["hold_days"], hours=1)
 
-    run_job(memberday_app, "referral.release_due")  # a job: no request, no browser language
+    run_job(memberday_app, "referral.release_due", clock.now)  # a job: no request, no browser language
 
     def inbox(member):
         return [note["title"] for note in memberday_client.get(
