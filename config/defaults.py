@@ -29,6 +29,8 @@ BRAND_TIMEZONE = "Asia/Taipei"
 # The language of pages, replies and notifications when neither the member's saved preference
 # nor the browser's Accept-Language names one we have: zh-Hant, zh-Hans or en.
 BRAND_LOCALE = "zh-Hant"
+# The currency of the brand's prices and orders (ISO 4217): amounts are shown in the member's locale.
+BRAND_CURRENCY = "TWD"
 PUBLIC_URL = "http://127.0.0.1:5000"
 
 # Points: earned per whole unit of money paid, and how long a credit stays spendable.

@@ -96,6 +96,7 @@ def _tune_engine(app: Flask) -> None:
 def _register_core(app: Flask, api: Api, jobs: JobRegistry) -> None:
     from core.events import services as events
     from core.idempotency import purge_old_keys
+    from core.language import blp as language
     from core.members.api import audiences
     from core.members.api import blp as members
     from core.messaging.api import blp as messages
@@ -112,6 +113,7 @@ def _register_core(app: Flask, api: Api, jobs: JobRegistry) -> None:
         api.register_blueprint(blueprint)
     app.register_blueprint(wechat)
     app.register_blueprint(pages)
+    app.register_blueprint(language)
 
     jobs.add("core.deliver_notification", notifications.deliver)
     jobs.add("core.expire_due", rewards.expire_due)
@@ -186,10 +188,12 @@ def _plugin_is_on(host: PluginHost, plugin_id: str):
 
 def _tell_operators_of_switch_off(host: PluginHost, plugin_id: str, reason: str, failures: int) -> None:
     """The host switched a plugin off after failures in a row: operators get a notice (same transaction)."""
+    from core.i18n import _, in_language
     from core.notifications.services import notify_operators
 
-    notify_operators(f"Plugin {plugin_id} was switched off",
-                     f"Switched off: {reason}. Fix it, then switch it on again.")
+    with in_language(None):  # operators read the brand's language
+        notify_operators(_("Plugin %(id)s was switched off", id=plugin_id),
+                         _("Switched off: %(reason)s. Fix it, then switch it on again.", reason=reason))
 
 
 def _plugin_migrations(config):

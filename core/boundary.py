@@ -21,6 +21,7 @@ from urllib.parse import unquote_to_bytes
 from flask import Flask, request
 
 from core.errors import NotFound, ValidationFailed
+from core.i18n import _
 
 MAX_JSON_DEPTH = 32
 _TEXT_BODIES = ("application/json", "application/x-www-form-urlencoded", "text/", "application/xml")
@@ -37,10 +38,10 @@ def check_request() -> None:
     _check_path(request.environ.get("PATH_INFO", ""))
     problem = _query_problem(request.environ.get("QUERY_STRING", ""))
     if problem:
-        raise ValidationFailed(f"The query string {problem}.", fields={"query": [problem]})
+        raise ValidationFailed(_("The query string is not valid."), fields={"query": [problem]})
     problem = _body_problem()
     if problem:
-        raise ValidationFailed(f"The request body {problem}.", fields={"body": [problem]})
+        raise ValidationFailed(_("The request body is not valid."), fields={"body": [problem]})
 
 
 def _check_path(raw_path: str) -> None:

@@ -2,6 +2,9 @@
 
 Every error reaches the client as ``{"error": {"code", "message"[, "fields"]}}``.
 Business rules raise a subclass of ``AppError``; views never build error bodies.
+The ``code`` is fixed; the ``message`` is written in English in the code, marked
+for the catalogs (``N_`` for a class's default, ``_``/``lazy_`` at a ``raise``),
+and answered in the request's language.
 """
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ import traceback
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from core.i18n import N_
+
 log = logging.getLogger(__name__)
 
 
@@ -19,7 +24,7 @@ class AppError(Exception):
 
     status = 400
     code = "bad_request"
-    message = "The request cannot be processed."
+    message = N_("The request cannot be processed.")
 
     def __init__(self, message: str | None = None, *, code: str | None = None,
                  status: int | None = None, fields: dict | None = None, extra: dict | None = None):
@@ -30,8 +35,19 @@ class AppError(Exception):
         self.fields = fields
         self.extra = extra or {}
 
+    def translated(self) -> str:
+        """The message in the language of the request (or of ``in_language``)."""
+        from flask import current_app, has_app_context
+
+        from core.i18n import translate_stored
+
+        text = str(self.message)
+        if has_app_context() and "babel" in current_app.extensions:
+            return translate_stored(text)
+        return text
+
     def body(self) -> dict:
-        error = {"code": self.code, "message": self.message}
+        error = {"code": self.code, "message": self.translated()}
         if self.fields is not None:
             error["fields"] = self.fields
         error.update(self.extra)
@@ -41,25 +57,25 @@ class AppError(Exception):
 class ValidationFailed(AppError):
     status = 400
     code = "validation_error"
-    message = "The request is not valid."
+    message = N_("The request is not valid.")
 
 
 class Unauthorized(AppError):
     status = 401
     code = "unauthorized"
-    message = "A valid bearer token is required."
+    message = N_("A valid bearer token is required.")
 
 
 class Forbidden(AppError):
     status = 403
     code = "forbidden"
-    message = "This token may not do that."
+    message = N_("This token may not do that.")
 
 
 class NotFound(AppError):
     status = 404
     code = "not_found"
-    message = "Not found."
+    message = N_("Not found.")
 
 
 class Conflict(AppError):
@@ -68,6 +84,20 @@ class Conflict(AppError):
     status = 409
     code = "conflict"
 
+
+# What a member reads for an HTTP error that no rule of ours raised (an unknown URL, a wrong method).
+_HTTP_MESSAGES = {
+    400: N_("The request is not valid."),
+    401: N_("A valid bearer token is required."),
+    403: N_("This token may not do that."),
+    404: N_("Not found."),
+    405: N_("This method is not allowed here."),
+    406: N_("We cannot answer in a format this client accepts."),
+    409: N_("The request conflicts with the current state."),
+    413: N_("The request is too large."),
+    415: N_("This content type is not supported."),
+    429: N_("Too many requests: please wait a moment and try again."),
+}
 
 _HTTP_CODES = {
     400: "validation_error",
@@ -198,13 +228,13 @@ def http_error_response(error: HTTPException):
         status = 400
     if status >= 500:
         log.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
-        app_error = AppError("Something went wrong on our side.", code="internal_error", status=status)
+        app_error = AppError(N_("Something went wrong on our side."), code="internal_error", status=status)
         return error_response(app_error)
     code = _HTTP_CODES.get(status, "http_error")
-    message = data.get("message") or error.description or error.name
+    message = data.get("message") or _HTTP_MESSAGES.get(status) or error.description or error.name
     if fields is not None:
         fields = _flatten_locations(fields)
-        message = "The request is not valid."
+        message = N_("The request is not valid.")
         code = "validation_error"
     app_error = AppError(message, code=code, status=status, fields=fields)
     response = error_response(app_error)
@@ -231,7 +261,7 @@ def _flatten_locations(messages: dict) -> dict:
 class Unavailable(AppError):
     status = 503
     code = "unavailable"
-    message = "We are busy right now: please try again in a moment."
+    message = N_("We are busy right now: please try again in a moment.")
 
 
 def retry_after(response):
@@ -262,7 +292,7 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(Exception)
     def unexpected(error):  # a bug: log it, answer with the error body, never a stack trace
         log_unexpected(error)
-        return error_response(AppError("Something went wrong on our side.", code="internal_error", status=500))
+        return error_response(AppError(N_("Something went wrong on our side."), code="internal_error", status=500))
 
 
 def log_unexpected(error: BaseException) -> None:

@@ -33,6 +33,7 @@ from core.auth.services import current_principal
 from core.database import UTCDateTime, transaction, utcnow
 from core.errors import AppError, Conflict, ValidationFailed, error_response
 from core.extensions import db
+from core.i18n import _
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -108,7 +109,7 @@ def idempotent(view):
         if key is None:
             return view(*args, **kwargs)
         if not valid_key(key):
-            raise ValidationFailed(f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters.",
+            raise ValidationFailed(_("Idempotency-Key must be 1-%(max)s printable characters.", max=MAX_KEY_LENGTH),
                                    fields={HEADER: ["invalid"]})
         principal = current_principal()
         ident = (principal.key if principal else "anonymous", _endpoint(), hash_key(key))
@@ -170,7 +171,7 @@ def _replay(ident: tuple, fingerprint: str):
     if row is None:
         return None
     if row.fingerprint != fingerprint:
-        raise Conflict("This Idempotency-Key was used for a different request.", code="idempotency_key_reused")
+        raise Conflict(_("This Idempotency-Key was used for a different request."), code="idempotency_key_reused")
     response = current_app.response_class(row.response_body, status=row.status_code, mimetype="application/json")
     response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -193,7 +194,7 @@ def once(key: str, func, *, scope: str, endpoint: str, fingerprint: str) -> dict
     so the member may fix what was wrong and tap again.
     """
     if not valid_key(key or ""):
-        raise ValidationFailed("The form has expired: open it again.", fields={"idempotency_key": ["invalid"]})
+        raise ValidationFailed(_("The form has expired: open it again."), fields={"idempotency_key": ["invalid"]})
     ident = (scope[:60], endpoint[:200], hash_key(key))
     fingerprint = hashlib.sha256(fingerprint.encode("utf-8", "surrogatepass")).hexdigest()
     try:
@@ -214,5 +215,5 @@ def once(key: str, func, *, scope: str, endpoint: str, fingerprint: str) -> dict
         if row is None or row.response_body is None:
             raise
         if row.fingerprint != fingerprint:
-            raise Conflict("This Idempotency-Key was used for a different request.", code="idempotency_key_reused")
+            raise Conflict(_("This Idempotency-Key was used for a different request."), code="idempotency_key_reused")
         return json.loads(row.response_body)

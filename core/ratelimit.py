@@ -22,6 +22,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.errors import AppError, error_response
+from core.i18n import ngettext
 
 DEFAULT_LIMITS = {
     "share_link": "30/minute;300/hour",   # a share link's landing page, per visitor
@@ -98,7 +99,8 @@ def init_app(app: Flask) -> None:
     def _too_many(error: RateLimitExceeded):
         retry_after = _retry_after()
         response = error_response(AppError(
-            f"Too many requests; try again in {retry_after} seconds.", code="rate_limited", status=429,
+            ngettext("Too many requests; try again in %(num)s second.",
+                     "Too many requests; try again in %(num)s seconds.", retry_after), code="rate_limited", status=429,
             extra={"limit": error.description, "retry_after": retry_after}))
         response.headers["Retry-After"] = str(retry_after)
         return response

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import subprocess
 import sys
+from html.parser import HTMLParser
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -573,6 +575,56 @@ def csrf_token(client, path: str = "/join") -> str:
     if found is None:
         raise AssertionError(f"no CSRF token in the form at {path}")
     return found.group(1)
+
+
+class _ReadText(HTMLParser):
+    """The words a reader sees: text and the labels a screen reader reads, outside <style>, <script>
+    and elements marked as another language (``lang="en"`` on the switcher's "English")."""
+
+    VOID = {"meta", "link", "input", "br", "img", "hr", "source"}
+
+    def __init__(self, lang):
+        super().__init__()
+        self.lang, self.stack, self.words = lang, [], []
+
+    def _hidden(self):
+        return any(tag in ("style", "script") or (lang and lang != self.lang) for tag, lang in self.stack)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "html":
+            return
+        lang = "-" if attrs.get("translate") == "no" else attrs.get("lang")
+        if tag not in self.VOID:
+            self.stack.append((tag, lang))
+        if not self._hidden() and lang in (None, self.lang):
+            for name in ("placeholder", "aria-label", "alt", "title"):
+                if attrs.get(name):
+                    self.words.append(attrs[name])
+
+    def handle_endtag(self, tag):
+        for index in range(len(self.stack) - 1, -1, -1):
+            if self.stack[index][0] == tag:
+                del self.stack[index:]
+                break
+
+    def handle_data(self, data):
+        if not self._hidden():
+            self.words.append(data)
+
+
+def english_words(html: str, lang: str = "zh-Hant", allowed=("QR",)) -> list:
+    """The English words a reader of a Chinese page sees (none, when every string is translated).
+
+    Leaves out what is not text for that reader: ``<style>``, ``<script>``, elements in another
+    language (``lang="en"``, as the switcher's "English") and those marked ``translate="no"``
+    (a ticket code). ``allowed`` lists words the page may keep: "QR", which Chinese writes as is
+    (QR 碼), and whatever a test adds (a product name).
+    """
+    parser = _ReadText(lang)
+    parser.feed(html)
+    text = " ".join(parser.words)
+    return [word for word in re.findall(r"[A-Za-z]{2,}", text) if word not in allowed]
 
 
 def join_browser(client, path: str = "/join", **form):

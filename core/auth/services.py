@@ -22,6 +22,7 @@ from core.auth.models import ROLES, Operator
 from core.database import transaction, utcnow
 from core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from core.extensions import db
+from core.i18n import _
 
 OPERATOR_PREFIX = "op_"
 MEMBER_PREFIX = "mb_"
@@ -62,14 +63,14 @@ def token_expiry(expires_in_days: float | None, setting: str, now: datetime | No
     if days is None:
         return None
     if not 0 < float(days) <= 3650:
-        raise ValidationFailed("a token lasts between 1 day and 10 years",
+        raise ValidationFailed(_("A token lasts between 1 day and 10 years."),
                                fields={"expires_in_days": ["must be between 1 and 3650"]})
     return (now or utcnow()) + timedelta(days=float(days))
 
 
 def _check_password(password: str | None) -> str:
     if not isinstance(password, str) or not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
-        raise ValidationFailed(f"a password has {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters",
+        raise ValidationFailed(_("A password has %(min)s to %(max)s characters.", min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH),
                                fields={"password": ["too short or too long"]})
     return password
 
@@ -78,15 +79,15 @@ def create_operator(name: str, role: str, *, password: str | None = None,
                     expires_in_days: float | None = None) -> tuple[Operator, str]:
     """Create an operator and return it with its token (shown only this once)."""
     if role not in ROLES:
-        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", fields={"role": ["unknown role"]})
+        raise ValidationFailed(_("The role must be one of: %(roles)s.", roles=", ".join(ROLES)), fields={"role": ["unknown role"]})
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise ValidationFailed("name must be 1-100 characters", fields={"name": ["invalid"]})
+        raise ValidationFailed(_("A name has 1 to 100 characters."), fields={"name": ["invalid"]})
     password_hash = generate_password_hash(_check_password(password)) if password is not None else None
     token = new_token(OPERATOR_PREFIX)
     with transaction():
         if db.session.scalar(select(Operator.id).where(Operator.name == name)):
-            raise Conflict(f"an operator named {name!r} exists", code="operator_exists")
+            raise Conflict(_("An operator named %(name)s exists.", name=name), code="operator_exists")
         operator = Operator(name=name, role=role, token_hash=hash_token(token), password_hash=password_hash,
                             token_expires_at=token_expiry(expires_in_days, "OPERATOR_TOKEN_DAYS"))
         db.session.add(operator)
@@ -100,7 +101,7 @@ def list_operators() -> list[Operator]:
 def _operator_for_update(name: str) -> Operator:
     operator = db.session.scalar(select(Operator).where(Operator.name == name).with_for_update())
     if operator is None:
-        raise NotFound(f"No operator is named {name!r}.")
+        raise NotFound(_("No operator is named %(name)s.", name=name))
     return operator
 
 
@@ -177,7 +178,7 @@ def rotate_member_token(member_id: int, *, expires_in_days: float | None = None,
     with transaction():
         member = db.session.get(Member, member_id, with_for_update=True)
         if member is None:
-            raise NotFound(f"Member {member_id} does not exist.")
+            raise NotFound(_("Member %(id)s does not exist.", id=member_id))
         member.token_hash = hash_token(token)
         member.token_expires_at = token_expiry(expires_in_days, "MEMBER_TOKEN_DAYS", now)
     return token, member.token_expires_at
@@ -191,7 +192,7 @@ def revoke_member_token(member_id: int, *, now: datetime | None = None) -> None:
     with transaction():
         member = db.session.get(Member, member_id, with_for_update=True)
         if member is None:
-            raise NotFound(f"Member {member_id} does not exist.")
+            raise NotFound(_("Member %(id)s does not exist.", id=member_id))
         member.token_hash = None
         member.token_expires_at = None
         end_all_sessions("member", member_id, now=now)
@@ -254,7 +255,7 @@ def require_self_or_operator(member_id: int, *roles: str) -> Principal:
     principal = require_principal()
     if principal.kind == "member":
         if principal.id != member_id:
-            raise Forbidden("A member token reaches only that member's own data.")
+            raise Forbidden(_("A member token reaches only that member's own data."))
         return principal
     if not principal.is_operator(*(roles or MANAGERS)):
         raise Forbidden()

@@ -14,6 +14,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from core.errors import AppError, error_response
+from core.i18n import N_
 
 csrf = CSRFProtect()
 
@@ -38,7 +39,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf_refused(error: CSRFError):
         return error_response(AppError(
-            "This form has expired or did not come from our page; reload it and try again.",
+            N_("This form has expired or did not come from our page; reload it and try again."),
             code="csrf_failed", status=400))
 
     app.session_interface = PrivateSessionInterface()

@@ -5,7 +5,8 @@ from sqlalchemy import select
 from core.auth.services import (ADMIN, MANAGERS, require_operator, require_self_or_operator, revoke_member_token,
                                 rotate_member_token)
 from core.database import utcnow
-from core.errors import errors
+from core.errors import Forbidden, errors
+from core.i18n import N_
 from core.members import audience, services
 from core.members.models import Member
 from core.members.schemas import (AudiencePreviewResultSchema, AudiencePreviewSchema, MemberCreateSchema, MemberListArgs,
@@ -60,8 +61,11 @@ def get_member(member_id):
 @blp.arguments(MemberUpdateSchema)
 @blp.response(200, MemberSchema)
 def update_member(data, member_id):
-    """Change a member's name, tier, tags or consent (operators)."""
-    require_operator(*MANAGERS)
+    """Change a member's name, tier, tags, consent or language (operators); a member may change
+    their own ``locale`` (``zh-Hant``, ``zh-Hans``, ``en`` or ``null``) and nothing else."""
+    principal = require_self_or_operator(member_id)
+    if principal.kind == "member" and set(data) - {"locale"}:
+        raise Forbidden(N_("A member may change only their own language here."))
     return services.update_member(member_id, **data)
 
 

@@ -17,6 +17,8 @@ import phonenumbers
 from confusable_homoglyphs import confusables
 from email_validator import EmailNotValidError, validate_email
 
+from core.i18n import _
+
 DEFAULT_REGION = "TW"
 
 
@@ -42,7 +44,7 @@ def normalise_phone(phone: str | None, region: str | None = None) -> str | None:
     if not text:
         return None
     if len(text) > 40:
-        raise IdentityError("That is not a phone number.")
+        raise IdentityError(_("That is not a phone number."))
     region = (region or DEFAULT_REGION).upper()
     candidates = [text]
     digits = "".join(ch for ch in text if ch.isdigit())
@@ -57,7 +59,7 @@ def normalise_phone(phone: str | None, region: str | None = None) -> str | None:
             continue
         if phonenumbers.is_valid_number(number):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    raise IdentityError("That is not a phone number we can reach.")
+    raise IdentityError(_("That is not a phone number we can reach."))
 
 
 def normalise_email(email: str | None) -> str | None:
@@ -70,10 +72,10 @@ def normalise_email(email: str | None) -> str | None:
     try:
         checked = validate_email(text, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
-        raise IdentityError(f"That is not an e-mail address: {exc}") from None
+        raise IdentityError(_("That is not an e-mail address.")) from None
     local, domain = checked.local_part, checked.domain
     for part in (local, domain):
         if not part.isascii() and confusables.is_dangerous(part):
-            raise IdentityError("That e-mail address mixes alphabets that look alike; please type it again.")
+            raise IdentityError(_("That e-mail address mixes alphabets that look alike; please type it again."))
     ascii_domain = checked.ascii_domain or domain
     return f"{local.casefold()}@{ascii_domain.lower()}"

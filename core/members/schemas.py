@@ -19,11 +19,33 @@ class MemberCreateSchema(BaseSchema):
     marketing_consent = fields.Boolean(load_default=False)
 
 
+class Language(fields.String):
+    """A member's language: ``zh-Hant``, ``zh-Hans`` or ``en`` (``null``: the browser's, then the brand's)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.OneOf(["zh-Hant", "zh-Hans", "en"]), allow_none=True,
+                         metadata={"description": "zh-Hant, zh-Hans or en; null: the browser's, then the brand's",
+                                   "enum": ["zh-Hant", "zh-Hans", "en", None]}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        return value.replace("-", "_")
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        from core.i18n import html_lang
+
+        return html_lang(value) if value else None
+
+    def _validate(self, value):
+        super()._validate(value.replace("_", "-") if isinstance(value, str) else value)
+
+
 class MemberUpdateSchema(BaseSchema):
     name = Text(max_length=100)
     tier = Text(max_length=20)
     tags = fields.List(Text(max_length=40), validate=validate.Length(max=50))
     marketing_consent = fields.Boolean()
+    locale = Language()
 
     @validates("tier")
     def _known_tier(self, value, **kwargs):
@@ -39,6 +61,7 @@ class MemberSchema(BaseSchema):
     tier = fields.String()
     tags = fields.List(fields.String())
     marketing_consent = fields.Boolean()
+    locale = Language(dump_only=True)
     stage = fields.Method("get_stage")
     points_balance = fields.Integer()
     points_pending = fields.Integer()

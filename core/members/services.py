@@ -9,6 +9,7 @@ from core.auth.services import MEMBER_PREFIX, hash_token, new_token
 from core.database import transaction
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.extensions import db
+from core.i18n import _
 from core.members import identity
 from core.members.models import Member
 from core.plugins.host import emit
@@ -54,7 +55,7 @@ def create_member(name: str, *, phone: str | None = None, email: str | None = No
     try:
         with transaction():
             if taken and db.session.scalar(select(Member.id).where(or_(*taken)).limit(1)):
-                raise Conflict("A member with this phone, email or WeChat account already exists.",
+                raise Conflict(_("A member with this phone, email or WeChat account already exists."),
                                code="member_exists")
             member = Member(name=name, phone=phone, email=email, openid=openid, unionid=unionid,
                             device_id=device_id, tier=tier, tags=list(tags or []),
@@ -64,7 +65,7 @@ def create_member(name: str, *, phone: str | None = None, email: str | None = No
             emit("memberday_member_created", member=member, context=dict(context or {}, device_id=device_id))
     except IntegrityError:
         # Two joins with the same identity at once: the unique constraint decided.
-        raise Conflict("A member with this phone, email or WeChat account already exists.",
+        raise Conflict(_("A member with this phone, email or WeChat account already exists."),
                        code="member_exists") from None
     return member, token
 
@@ -72,7 +73,7 @@ def create_member(name: str, *, phone: str | None = None, email: str | None = No
 def get_member(member_id: int) -> Member:
     member = db.session.get(Member, member_id)
     if member is None:
-        raise NotFound(f"Member {member_id} does not exist.")
+        raise NotFound(_("Member %(id)s does not exist.", id=member_id))
     return member
 
 
@@ -81,10 +82,10 @@ def member_by_openid(openid: str) -> Member | None:
 
 
 def update_member(member_id: int, **changes) -> Member:
-    """An operator changes a member's tier, tags or consent."""
+    """An operator changes a member's tier, tags, consent or language (a member, their language)."""
     with transaction():
         member = get_member(member_id)
-        for key in ("name", "tier", "tags", "marketing_consent"):
+        for key in ("name", "tier", "tags", "marketing_consent", "locale"):
             if key in changes:
                 setattr(member, key, list(changes[key]) if key == "tags" else changes[key])
         return member
@@ -106,3 +107,15 @@ def search_condition(q: str):
         return Member.phone == phone
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return Member.name.ilike(f"%{escaped}%", escape="\\")
+
+
+def set_locale(member_id: int, locale: str | None) -> Member:
+    """The language the member reads pages, replies and notifications in (None: the brand's)."""
+    from core.i18n import LOCALES
+
+    if locale is not None and locale not in LOCALES:
+        raise ValidationFailed(fields={"locale": ["Must be one of: zh-Hant, zh-Hans, en."]})
+    with transaction():
+        member = get_member(member_id)
+        member.locale = locale
+        return member

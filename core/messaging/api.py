@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from core.auth.services import MANAGERS, require_operator
 from core.errors import ValidationFailed, errors
+from core.i18n import _
 from core.messaging import services, wechat_security
 from core.messaging.schemas import InboundMessageSchema, ReplySchema
 from core.ratelimit import limit
@@ -72,5 +73,5 @@ def _xml_fields(body: bytes) -> dict:
     try:
         root = ElementTree.fromstring(body)
     except Exception:
-        raise ValidationFailed("The body is not a WeChat XML message.") from None
+        raise ValidationFailed(_("The body is not a WeChat XML message.")) from None
     return {child.tag: (child.text or "") for child in root}

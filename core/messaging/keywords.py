@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from core.database import utcnow
 from core.errors import Conflict, ValidationFailed
 from core.extensions import db
+from core.i18n import _
 from core.messaging.models import KeywordClaim
 
 MAX_LENGTH = 40
@@ -52,7 +53,8 @@ def declared(host=None) -> dict[str, list[str]]:
 
 def taken(keyword: str, plugin_id: str, owner: str | None = None) -> Conflict:
     holder = plugin_id if not owner else f"{plugin_id} ({owner})"
-    return Conflict(f"The keyword {keyword!r} is held by {holder}.", code="keyword_taken",
+    return Conflict(_("The keyword %(keyword)s is held by %(holder)s.", keyword=repr(keyword), holder=holder),
+                    code="keyword_taken",
                     fields={"keyword": [keyword]}, extra={"holder": {"plugin": plugin_id, "owner": owner}})
 
 
@@ -86,7 +88,7 @@ def claim(plugin_id: str, keyword: str, owner: str, *, until: datetime | None = 
     now = now or utcnow()
     word = normalise(keyword)
     if not word or len(word) > MAX_LENGTH:
-        raise ValidationFailed(f"A keyword has 1 to {MAX_LENGTH} characters.", fields={"keyword": [keyword]})
+        raise ValidationFailed(_("A keyword has 1 to %(max)s characters.", max=MAX_LENGTH), fields={"keyword": [keyword]})
     host = _host()
     for other in declared(host).get(word, ()):
         if other != plugin_id and host.is_enabled(other):
@@ -99,7 +101,7 @@ def claim(plugin_id: str, keyword: str, owner: str, *, until: datetime | None = 
                 db.session.add(KeywordClaim(keyword=word, plugin_id=plugin_id, owner=owner, until=until,
                                             claimed_at=now))
         except IntegrityError:  # claimed at the same moment by someone else
-            raise taken(word, "another campaign") from None
+            raise taken(word, _("another campaign")) from None
         return word
     if (row.plugin_id, row.owner) != (plugin_id, owner) and _live(row, now):
         raise taken(word, row.plugin_id, row.owner)

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.database import transaction, utcnow
 from core.extensions import db
+from core.i18n import in_language
 from core.members.services import member_by_openid
 from core.messaging import keywords
 from core.messaging.models import InboundMessage
@@ -63,11 +64,14 @@ def _handle(message_pk: int, member):
         host = current_host()
         holder = keywords.holder(message.text, message.created_at, host)
         # A held keyword is its holder's alone (even while the holder is off: then nobody answers).
-        _, reply = host.first_result("memberday_keyword_reply",
-                                     only_plugins=None if holder is None else [holder],
-                                     member=member, text=message.text, channel=message.channel,
-                                     sender=message.sender, message_id=message.message_id,
-                                     now=message.created_at)
+        # The reply goes to the member, in the language they saved (the brand's for a stranger),
+        # whatever the channel's call asks for.
+        with in_language(member):
+            _, reply = host.first_result("memberday_keyword_reply",
+                                         only_plugins=None if holder is None else [holder],
+                                         member=member, text=message.text, channel=message.channel,
+                                         sender=message.sender, message_id=message.message_id,
+                                         now=message.created_at)
         message.reply = "" if reply is None else str(reply)
         emit("memberday_message_received", message=message, member=member)
         return message.reply or None

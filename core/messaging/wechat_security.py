@@ -28,6 +28,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
 from core.errors import Forbidden
+from core.i18n import _
 
 
 _seen_lock = threading.Lock()
@@ -44,12 +45,12 @@ def verify_call(now: float | None = None) -> None:
     timestamp, nonce = request.args.get("timestamp", ""), request.args.get("nonce", "")
     expected = signature(config["WECHAT_TOKEN"], timestamp, nonce)
     if not hmac.compare_digest(expected, request.args.get("signature", "")):
-        raise Forbidden("The WeChat signature does not match.")
+        raise Forbidden(_("The WeChat signature does not match."))
     now = time.time() if now is None else now
     if not (timestamp.isascii() and timestamp.isdigit()) or abs(now - int(timestamp)) > config["WECHAT_MAX_CLOCK_SKEW"]:
-        raise Forbidden("The WeChat call is too old or from the future.")
+        raise Forbidden(_("The WeChat call is too old or from the future."))
     if not nonce or len(nonce) > 64 or not _first_sighting(nonce, now):
-        raise Forbidden("The WeChat call was already received.")
+        raise Forbidden(_("The WeChat call was already received."))
 
 
 def _first_sighting(nonce: str, now: float) -> bool:
@@ -77,12 +78,12 @@ def safe_mode() -> WeChatCrypto | None:
 def decrypt(crypto: WeChatCrypto, encrypted: str) -> str:
     """The plain XML of a safe-mode message (its ``Encrypt`` field), or 403."""
     if request.args.get("encrypt_type") != "aes":
-        raise Forbidden("This account runs in safe mode: messages must be encrypted.")
+        raise Forbidden(_("This account runs in safe mode: messages must be encrypted."))
     try:
         return crypto.decrypt_message({"Encrypt": encrypted}, request.args.get("msg_signature", ""),
                                       request.args.get("timestamp", ""), request.args.get("nonce", ""))
     except (InvalidSignatureException, InvalidAppIdException, ValueError, TypeError, IndexError, struct.error):
-        raise Forbidden("The encrypted WeChat message does not verify.") from None
+        raise Forbidden(_("The encrypted WeChat message does not verify.")) from None
 
 
 def encrypt(crypto: WeChatCrypto, xml: str) -> str:

@@ -12,10 +12,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.database import transaction, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.extensions import db
+from core.i18n import N_, _, stored_template
 from core.members.models import Member
 from core.orders.models import Order
 from core.plugins.host import current_host, emit
 from core.rewards import services as rewards
+
+# Ledger reasons are stored in English and shown in the reader's language (core.i18n.translate_stored).
+# Translators: ledger reason
+ORDER_REASON = stored_template(N_("Order %(order)s"))
+# Translators: ledger reason
+REFUND_REASON = stored_template(N_("Refund of order %(order)s"))
 
 
 def order_source(external_id: str) -> str:
@@ -42,7 +49,7 @@ def base_points(amount: Decimal) -> int:
 def _same_member(order: Order, member_id: int) -> Order:
     """An order belongs to one member: reporting its id for another is refused, never merged."""
     if order.member_id != member_id:
-        raise Conflict(f"Order {order.external_id!r} was reported for another member.",
+        raise Conflict(_("Order %(order)s was reported for another member.", order=order.external_id),
                        code="order_member_mismatch")
     return order
 
@@ -63,7 +70,7 @@ def report_paid_order(external_id: str, member_id: int, amount: Decimal,
         member = db.session.scalar(select(Member).where(Member.id == member_id).with_for_update()
                                    .execution_options(populate_existing=True))
         if member is None:
-            raise ValidationFailed(f"Member {member_id} does not exist.", fields={"member_id": ["no such member"]})
+            raise ValidationFailed(_("Member %(id)s does not exist.", id=member_id), fields={"member_id": ["no such member"]})
         draft = Order(external_id=external_id, member_id=member_id, amount=amount, paid_at=paid_at, status="paid")
         multiplier = multiplier_for(member, draft)
         points = math.floor(base_points(amount) * multiplier)
@@ -83,7 +90,7 @@ def report_paid_order(external_id: str, member_id: int, amount: Decimal,
         member.first_order_at = min(filter(None, [member.first_order_at, paid_at]))
         member.last_order_at = max(filter(None, [member.last_order_at, paid_at]))
         if points > 0:  # the member is locked here, and nothing can be booked yet under the new order's source
-            rewards.credit(member.id, points, f"Order {external_id}", order_source(external_id),
+            rewards.credit(member.id, points, ORDER_REASON % {"order": external_id}, order_source(external_id),
                            locked=member, new_source=True)
         emit("memberday_order_paid", order=order, member=member)
         return order, True
@@ -103,13 +110,13 @@ def refund_order(external_id: str) -> Order:
             select(Order).where(Order.external_id == external_id).with_for_update()
             .execution_options(populate_existing=True))
         if order is None:
-            raise NotFound(f"Order {external_id!r} does not exist.")
+            raise NotFound(_("Order %(order)s does not exist.", order=external_id))
         if order.status == "refunded":
-            raise Conflict("This order has already been refunded.", code="already_refunded")
+            raise Conflict(_("This order has already been refunded."), code="already_refunded")
         member = rewards.lock_member(order.member_id)
         order.status = "refunded"
         order.refunded_at = utcnow()
-        rewards.reverse_credit(order_source(external_id), f"Refund of order {external_id}")
+        rewards.reverse_credit(order_source(external_id), REFUND_REASON % {"order": external_id})
         db.session.flush()
         first, last, count = db.session.execute(
             select(func.min(Order.paid_at), func.max(Order.paid_at), func.count(Order.id))
@@ -122,5 +129,5 @@ def refund_order(external_id: str) -> Order:
 def get_order(external_id: str) -> Order:
     order = db.session.scalar(select(Order).where(Order.external_id == external_id))
     if order is None:
-        raise NotFound(f"Order {external_id!r} does not exist.")
+        raise NotFound(_("Order %(order)s does not exist.", order=external_id))
     return order

@@ -3,6 +3,7 @@ from flask_smorest import Blueprint
 
 from core.auth.services import ADMIN, MANAGERS, require_operator
 from core.errors import ValidationFailed, errors
+from core.i18n import _
 from core.plugins import services
 from core.plugins.host import current_host
 from core.plugins.schemas import PluginAuditSchema, PluginListSchema, PluginSchema, PluginUpdateSchema
@@ -37,7 +38,7 @@ def update_plugin(data, plugin_id):
     principal = require_operator(*ADMIN)
     record = services.get_record(plugin_id)
     if not data:
-        raise ValidationFailed("Give enabled and/or settings.", fields={"enabled": ["enabled or settings required"]})
+        raise ValidationFailed(_("Give enabled and/or settings."), fields={"enabled": ["enabled or settings required"]})
     actor = f"operator:{principal.id}:{principal.name}"
     if "settings" in data:
         services.update_settings(plugin_id, data["settings"], actor)

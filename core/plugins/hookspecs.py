@@ -379,7 +379,9 @@ def memberday_keyword_reply(member, text, channel, sender, message_id, now):
     Called inside the message's transaction, under its row lock, in a
     savepoint: what the plugin writes (through services, in ``transaction()``)
     commits together with the stored reply, and a repeat of the same message
-    id is answered with that reply without asking again.
+    id is answered with that reply without asking again. Called inside
+    ``core.i18n.in_language(member)``: ``_()`` in the reply is in the language
+    the member saved (the brand's for a stranger), not the channel's.
 
     :param member: the ``Member`` whose WeChat openid is ``sender`` (None for strangers).
     :param text: the message text, stripped.
@@ -394,7 +396,7 @@ def memberday_keyword_reply(member, text, channel, sender, message_id, now):
         @hookimpl
         def memberday_keyword_reply(member, text, message_id, now):
             if text == "生日" and member is not None:
-                return "Your birthday gift is in your coupons."
+                return _("Your birthday gift is in your coupons.")
     """
 
 

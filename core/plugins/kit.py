@@ -47,7 +47,7 @@ def plugin_names(plugin_id: str) -> dict:
 
 
 def _translations_result() -> str:
-    return "{}  # {locale: {message: translation}}"
+    return 'str(HERE / "translations")  # made by `make translations`'
 
 
 def core_head() -> str:
@@ -82,6 +82,9 @@ def new_plugin(plugin_id: str, parent: Path) -> Path:
         out = target / name
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(env.get_template(relative).render(**names), encoding="utf-8")
+    from core import catalogs
+
+    catalogs.update(catalogs.Source(names["package"], target / names["package"]))  # its strings, ready to translate
     return target
 
 

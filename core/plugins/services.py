@@ -10,6 +10,7 @@ from sqlalchemy import select
 from core.database import transaction, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.extensions import db
+from core.i18n import _
 from core.messaging import keywords
 from core.plugins import state as plugin_state
 from core.plugins.host import current_host
@@ -25,7 +26,7 @@ def _state_row(plugin_id: str):
 def get_record(plugin_id: str):
     record = current_host().records.get(plugin_id)
     if record is None:
-        raise NotFound(f"No plugin {plugin_id!r} is installed.")
+        raise NotFound(_("No plugin %(id)s is installed.", id=plugin_id))
     return record
 
 
@@ -34,12 +35,12 @@ def set_enabled(plugin_id: str, enabled: bool, actor: str) -> None:
     host = current_host()
     record = get_record(plugin_id)
     if not record.usable:
-        raise Conflict(f"Plugin {plugin_id} is {record.status}: {record.error}", code="plugin_unusable")
+        raise Conflict(_("Plugin %(id)s cannot be used (%(status)s): %(error)s", id=plugin_id, status=record.status, error=record.error), code="plugin_unusable")
     state = host.state()
     if enabled:
         missing = [dep for dep in record.info.depends_on if dep not in state.enabled]
         if missing:
-            raise Conflict(f"Plugin {plugin_id} needs {', '.join(missing)} switched on first.",
+            raise Conflict(_("Plugin %(id)s needs %(others)s switched on first.", id=plugin_id, others=", ".join(missing)),
                            code="dependency_disabled", extra={"dependencies": missing})
         if plugin_id not in state.enabled:
             clashes = keywords.clashes_on_enable(plugin_id)
@@ -49,7 +50,7 @@ def set_enabled(plugin_id: str, enabled: bool, actor: str) -> None:
         needed_by = [other.id for other in host.usable()
                      if plugin_id in other.info.depends_on and other.id in state.enabled]
         if needed_by:
-            raise Conflict(f"Plugin {plugin_id} is needed by {', '.join(needed_by)}; switch those off first.",
+            raise Conflict(_("Plugin %(id)s is needed by %(others)s; switch those off first.", id=plugin_id, others=", ".join(needed_by)),
                            code="required_by", extra={"required_by": needed_by})
     with transaction():
         row = _state_row(plugin_id)
@@ -84,9 +85,9 @@ def update_settings(plugin_id: str, changes: dict, actor: str) -> dict:
     """Validate and save settings (a partial update); returns what operators may see."""
     record = get_record(plugin_id)
     if not record.usable:
-        raise Conflict(f"Plugin {plugin_id} is {record.status}: {record.error}", code="plugin_unusable")
+        raise Conflict(_("Plugin %(id)s cannot be used (%(status)s): %(error)s", id=plugin_id, status=record.status, error=record.error), code="plugin_unusable")
     if not isinstance(changes, dict):
-        raise ValidationFailed("settings must be an object", fields={"settings": ["must be an object"]})
+        raise ValidationFailed(_("The settings must be an object."), fields={"settings": ["must be an object"]})
     schema_class = record.info.settings_schema
     with transaction():
         row = _state_row(plugin_id)
@@ -99,7 +100,7 @@ def update_settings(plugin_id: str, changes: dict, actor: str) -> dict:
             try:
                 loaded = schema_class().load(merged)
             except ValidationError as err:
-                raise ValidationFailed("The settings are not valid.", fields=err.messages) from None
+                raise ValidationFailed(_("The settings are not valid."), fields=err.messages) from None
             merged = schema_class().dump(loaded)
             secret_names = [n for n, f in schema_class().fields.items() if f.metadata.get("secret")]
             for name in secret_names:  # dump may leave out load_only secrets: keep what was given

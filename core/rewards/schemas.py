@@ -16,10 +16,18 @@ class PointsEntrySchema(BaseSchema):
     kind = OneOf(EntryKind)
     points = fields.Integer()
     pending_points = fields.Integer()
-    reason = fields.String()
+    reason = fields.String(metadata={"description": "as it was booked (English for the platform's own reasons)"})
+    reason_text = fields.Method("get_reason_text", metadata={
+        "description": "the reason in the request's language, as a member reads it"})
     source = fields.String()
     created_at = When()
     expires_at = When(allow_none=True)
+
+
+    def get_reason_text(self, entry):
+        from core.i18n import translate_stored
+
+        return translate_stored(entry.reason)
 
 
 class PointsSchema(PageSchema):

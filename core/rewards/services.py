@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, insert, literal, nulls_last, or_, select, tup
 from core.database import UTCDateTime, transaction, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.extensions import db
+from core.i18n import _
 from core.members.models import Member
 from core.plugins.host import current_host, emit
 from core.rewards.models import Coupon, CouponTemplate, PointsAllocation, PointsEntry, PointsLot
@@ -29,7 +30,7 @@ def lock_member(member_id: int) -> Member:
         select(Member).where(Member.id == member_id).with_for_update().execution_options(populate_existing=True)
     )
     if member is None:
-        raise NotFound(f"Member {member_id} does not exist.")
+        raise NotFound(_("Member %(id)s does not exist.", id=member_id))
     return member
 
 
@@ -54,7 +55,7 @@ def _book(member: Member, kind: str, reason: str, source: str, points: int = 0, 
 
 def _check_amount(points: int) -> None:
     if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
-        raise ValidationFailed("points must be a positive whole number", fields={"points": ["must be > 0"]})
+        raise ValidationFailed(_("Points must be a positive whole number."), fields={"points": ["must be > 0"]})
 
 
 def _locked_and_unbooked(member_id: int, source: str, locked: Member | None, new_source: bool):
@@ -108,7 +109,7 @@ def debit(member_id: int, points: int, reason: str, source: str, *, locked: Memb
         now = utcnow()
         _expire_member_lots(member, now)
         if member.points_balance < points:
-            raise Conflict(f"The member has {member.points_balance} points; {points} are needed.",
+            raise Conflict(_("The member has %(balance)s points; %(points)s are needed.", balance=member.points_balance, points=points),
                            code="insufficient_points",
                            extra={"balance": member.points_balance, "needed": points})
         entry = _book(member, "debit", reason, source, points=-points)
@@ -172,7 +173,7 @@ def reverse_debit(source: str, reason: str) -> PointsEntry:
     reversal_source = f"{source}:reversal"
     original = entry_by_source(source)
     if original is None or original.kind != "debit":
-        raise NotFound(f"No spend booked as {source!r}.")
+        raise NotFound(_("No spend booked as %(source)s.", source=source))
     with transaction():
         member = lock_member(original.member_id)
         existing = entry_by_source(reversal_source)
@@ -213,7 +214,7 @@ def release(source: str, reason: str) -> PointsEntry | None:
     """Make a held lot spendable. Returns None when it is not held (released or reversed)."""
     lot = db.session.scalar(select(PointsLot).where(PointsLot.source == source))
     if lot is None:
-        raise NotFound(f"No points booked as {source!r}.")
+        raise NotFound(_("No points booked as %(source)s.", source=source))
     with transaction():
         member = lock_member(lot.member_id)
         lot = db.session.get(PointsLot, lot.id, populate_existing=True)
@@ -360,10 +361,10 @@ def expire_due_lots(now: datetime | None = None, batch: int = 2000) -> int:
 def adjust(member_id: int, points: int, reason: str, source: str) -> PointsEntry:
     """An operator's manual credit (points > 0) or debit (points < 0)."""
     if points == 0:
-        raise ValidationFailed("points must not be 0", fields={"points": ["must not be 0"]})
+        raise ValidationFailed(_("Points must not be 0."), fields={"points": ["must not be 0"]})
     limit = current_app.config["POINTS_MAX_ADJUSTMENT"]
     if abs(points) > limit:
-        raise ValidationFailed(f"an adjustment is at most {limit} points", fields={"points": ["too large"]})
+        raise ValidationFailed(_("An adjustment is at most %(limit)s points.", limit=limit), fields={"points": ["too large"]})
     if points > 0:
         return credit(member_id, points, reason, source)
     return debit(member_id, -points, reason, source)
@@ -404,7 +405,7 @@ def issue_coupon(member_id: int, template_id: int, source: str | None = None,
     """
     template = db.session.get(CouponTemplate, template_id)
     if template is None:
-        raise NotFound(f"Coupon template {template_id} does not exist.")
+        raise NotFound(_("Coupon template %(id)s does not exist.", id=template_id))
     with transaction():
         member = lock_member(member_id)
         if source and not new_source:
@@ -434,7 +435,7 @@ def coupon_by_code(code: str, principal) -> Coupon:
     code = (code or "").strip().upper()
     coupon = db.session.scalar(select(Coupon).where(Coupon.code == code)) if 0 < len(code) <= 32 else None
     if coupon is None or (principal.kind == "member" and coupon.member_id != principal.id):
-        raise NotFound("No such coupon.")
+        raise NotFound(_("No such coupon."))
     return coupon
 
 
@@ -444,13 +445,13 @@ def redeem_coupon(code: str, principal) -> Coupon:
 
     code = (code or "").strip().upper()
     if not code or len(code) > 32:
-        raise NotFound("No such coupon.")
+        raise NotFound(_("No such coupon."))
     with transaction():
         coupon = db.session.scalar(
             select(Coupon).where(Coupon.code == code).with_for_update().execution_options(populate_existing=True)
         )
         if coupon is None or (principal.kind == "member" and coupon.member_id != principal.id):
-            raise NotFound("No such coupon.")
+            raise NotFound(_("No such coupon."))
         channel = coupon.template.channel
         if principal.kind == "member":
             used_channel = "online"
@@ -459,14 +460,16 @@ def redeem_coupon(code: str, principal) -> Coupon:
         else:
             used_channel = "offline"
         if channel not in ("any", used_channel):
-            raise Conflict(f"This coupon is for {channel} use only.", code="wrong_channel")
+            message = _("This coupon is for in-store use only.") if channel == "offline" \
+                else _("This coupon is for online use only.")
+            raise Conflict(message, code="wrong_channel")
         status = coupon_status(coupon)
         if status == "redeemed":
-            raise Conflict("This coupon has already been redeemed.", code="already_redeemed")
+            raise Conflict(_("This coupon has already been redeemed."), code="already_redeemed")
         if status == "expired":
-            raise Conflict("This coupon has expired.", code="expired")
+            raise Conflict(_("This coupon has expired."), code="expired")
         if status == "void":
-            raise Conflict("This coupon is void.", code="void")
+            raise Conflict(_("This coupon is void."), code="void")
         coupon.status = "redeemed"
         coupon.redeemed_at = utcnow()
         coupon.redeemed_by = principal.key
@@ -483,7 +486,7 @@ def void_coupon(coupon_id: int) -> Coupon:
             select(Coupon).where(Coupon.id == coupon_id).with_for_update().execution_options(populate_existing=True)
         )
         if coupon is None:
-            raise NotFound("No such coupon.")
+            raise NotFound(_("No such coupon."))
         if coupon.status == "issued":
             coupon.status = "void"
         return coupon

@@ -60,6 +60,11 @@ def memberday_cli_commands():
 
 
 @hookimpl
+def memberday_translations():
+    return str(HERE / "translations")
+
+
+@hookimpl
 def memberday_points_multiplier(member, order):
     from plugins.member_week import services
 
@@ -87,7 +92,7 @@ def memberday_member_page_sections(member):
     html = member_section(member)
     if html is None:
         return []
-    from flask_babel import gettext as _
+    from core.i18n import _
 
     return [PageSection(_("Member week"), html)]
 

@@ -5,6 +5,7 @@ from flask import Response, request
 from flask_smorest import Blueprint
 
 from core.auth.services import MANAGERS, current_principal, require_operator, require_principal
+from core.i18n import _
 from core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, errors
 from core.idempotency import idempotent
 from core.schemas import page_of
@@ -119,7 +120,7 @@ def current():
     member_id = principal.id if principal and not operator else None
     week = services.current_week(member_id, operator=operator)
     if week is None:
-        raise NotFound("There is no member week on now.")
+        raise NotFound(_("There is no member week on now."))
     return OperatorWeekSchema().dump(week) if operator else _member_view(week, member_id)
 
 
@@ -135,7 +136,7 @@ def get_week(week_id):
     visible = services.can_see(week, member_id) if member_id else (
         week.status in services.SHOWN_STATUSES and week.for_everyone)
     if not visible:
-        raise NotFound(f"Member week {week_id} does not exist.")
+        raise NotFound(_("Member week %(id)s does not exist.", id=week_id))
     return _member_view(week, member_id)
 
 
@@ -148,7 +149,7 @@ def update_week(data, week_id):
     """Change a week that has not started (operators); after the start → 409 already_started."""
     require_operator(*MANAGERS)
     if not data:
-        raise ValidationFailed("Nothing to change.", fields={"_schema": ["give at least one field"]})
+        raise ValidationFailed(_("Nothing to change."), fields={"_schema": ["give at least one field"]})
     return services.update_week(week_id, data)
 
 
@@ -175,7 +176,7 @@ def claim(data, week_id):
     403 not_eligible for a member outside the audience or held out."""
     principal = require_principal()
     if principal.kind != "member":
-        raise Forbidden("A benefit is claimed by the member, with their own token.")
+        raise Forbidden(_("A benefit is claimed by the member, with their own token."))
     record = services.claim(week_id, principal.id, data["benefit_id"])
     body = {"id": record.id, "benefit_id": record.benefit_id, "kind": record.benefit.kind,
             "created_at": record.created_at.isoformat()}

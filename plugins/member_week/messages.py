@@ -4,21 +4,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
-from flask_babel import gettext as _
 
+from core.i18n import _, date, number
 from plugins.member_week.models import MemberWeek
 
 
-def _local(moment: datetime) -> datetime:
-    from zoneinfo import ZoneInfo
-
-    return moment.astimezone(ZoneInfo(current_app.config["BRAND_TIMEZONE"]))
+def _first_day(week: MemberWeek) -> str:
+    """The first day, in the brand's time zone, written the reader's way."""
+    return date(week.starts_at)
 
 
 def _last_day(week: MemberWeek) -> str:
     from datetime import timedelta
 
-    return (_local(week.ends_at) - timedelta(seconds=1)).strftime("%Y-%m-%d")
+    return date(week.ends_at - timedelta(seconds=1))
 
 
 def week_url(week: MemberWeek) -> str:
@@ -31,10 +30,10 @@ def _benefit_titles(week: MemberWeek) -> str:
 
 def announcement(week: MemberWeek) -> tuple[str, str]:
     title = _("Member week: %(name)s", name=week.name)
-    body = _("From %(start)s to %(end)s: %(benefits)s. %(url)s", start=_local(week.starts_at).strftime("%Y-%m-%d"),
-             end=_last_day(week), benefits=_benefit_titles(week) or _("member-only offers"), url=week_url(week))
+    body = _("From %(start)s to %(end)s: %(benefits)s. %(url)s", start=_first_day(week), end=_last_day(week),
+             benefits=_benefit_titles(week) or _("member-only offers"), url=week_url(week))
     if week.points_multiplier > 1:
-        body += " " + _("Orders earn %(multiplier)s× points.", multiplier=f"{week.points_multiplier.normalize()}")
+        body += " " + _("Orders earn %(multiplier)s× points.", multiplier=number(week.points_multiplier.normalize()))
     return title[:200], body
 
 
@@ -47,7 +46,6 @@ def reminder(week: MemberWeek) -> tuple[str, str]:
 
 def keyword_answer(week: MemberWeek, now: datetime) -> str:
     if now < week.starts_at:
-        return _("%(name)s starts %(start)s. %(url)s", name=week.name,
-                 start=_local(week.starts_at).strftime("%Y-%m-%d"), url=week_url(week))
+        return _("%(name)s starts %(start)s. %(url)s", name=week.name, start=_first_day(week), url=week_url(week))
     return _("%(name)s is on until %(end)s. Claim your benefits: %(url)s", name=week.name, end=_last_day(week),
              url=week_url(week))

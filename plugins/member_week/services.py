@@ -25,6 +25,7 @@ from sqlalchemy.sql.expression import FunctionElement
 from core.database import transaction, utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.extensions import db
+from core.i18n import LOCALES, N_, _, in_language, stored_template
 from core.jobs import enqueue
 from core.members.models import Member
 from core.messaging import keywords
@@ -34,6 +35,10 @@ from core.rewards.models import CouponTemplate
 from plugins.member_week import PLUGIN
 from plugins.member_week.models import (AudienceMember, Benefit, Claim, Engagement, MemberWeek, Promotion)
 from plugins.member_week.schemas import WEEKDAYS
+
+# A points benefit's ledger reason, stored in English and shown in the reader's language.
+# Translators: ledger reason
+BENEFIT_REASON = stored_template(N_("Member week: %(title)s"))
 
 OPEN_STATUSES = ("scheduled", "announced", "running")
 SHOWN_STATUSES = ("announced", "running")
@@ -71,7 +76,7 @@ def promotion_list(upcoming: bool | None = None, now: datetime | None = None):
 def get_promotion(promotion_id: int) -> Promotion:
     promotion = db.session.get(Promotion, promotion_id)
     if promotion is None:
-        raise NotFound(f"Promotion {promotion_id} does not exist.")
+        raise NotFound(_("Promotion %(id)s does not exist.", id=promotion_id))
     return promotion
 
 
@@ -149,7 +154,7 @@ def plan(months: int = 12, now: datetime | None = None) -> list[dict]:
 def get_week(week_id: int) -> MemberWeek:
     week = db.session.get(MemberWeek, week_id)
     if week is None:
-        raise NotFound(f"Member week {week_id} does not exist.")
+        raise NotFound(_("Member week %(id)s does not exist.", id=week_id))
     return week
 
 
@@ -157,7 +162,7 @@ def _locked_week(week_id: int) -> MemberWeek:
     week = db.session.scalar(select(MemberWeek).where(MemberWeek.id == week_id).with_for_update(of=MemberWeek)
                              .execution_options(populate_existing=True))
     if week is None:
-        raise NotFound(f"Member week {week_id} does not exist.")
+        raise NotFound(_("Member week %(id)s does not exist.", id=week_id))
     return week
 
 
@@ -195,7 +200,7 @@ def _check_benefits(benefits: list[dict]) -> None:
         if benefit["kind"] == "mall_item" and not _mall_item_exists(benefit["item_id"]):
             errors[str(index)] = {"item_id": ["no such points mall item"]}
     if errors:
-        raise ValidationFailed("Some benefits are not valid.", fields={"benefits": errors})
+        raise ValidationFailed(_("Some benefits are not valid."), fields={"benefits": errors})
 
 
 def _mall_item_exists(item_id: int) -> bool:
@@ -266,12 +271,12 @@ def update_week(week_id: int, changes: dict, now: datetime | None = None) -> Mem
             _lock_calendar()
             week = _locked_week(week_id)
             if week.status == "cancelled":
-                raise Conflict("This week was cancelled.", code="cancelled")
+                raise Conflict(_("This week was cancelled."), code="cancelled")
             if week.status not in ("scheduled", "announced") or week.starts_at <= now:
-                raise Conflict("This week has started; it can no longer be changed.", code="already_started")
+                raise Conflict(_("This week has started; it can no longer be changed."), code="already_started")
             if week.status == "announced" and ({"audience", "holdout_percent", "holdout_seed", "announce_at"}
                                                & set(changes)):
-                raise Conflict("The audience was fixed when the week was announced.", code="already_announced")
+                raise Conflict(_("The audience was fixed when the week was announced."), code="already_announced")
             starts_at = changes.get("starts_at", week.starts_at)
             ends_at = changes.get("ends_at", week.ends_at)
             announce_at = changes.get("announce_at") or week.announce_at
@@ -280,12 +285,12 @@ def update_week(week_id: int, changes: dict, now: datetime | None = None) -> Mem
                                   starts_at - timedelta(days=settings().get("announce_days_before", 30)))
             length = ends_at - starts_at
             if not timedelta(days=1) <= length <= timedelta(days=14):
-                raise ValidationFailed("A week lasts 1 to 14 days.", fields={"ends_at": ["1 to 14 days after starts_at"]})
+                raise ValidationFailed(_("A week lasts 1 to 14 days."), fields={"ends_at": ["1 to 14 days after starts_at"]})
             if announce_at > starts_at:
-                raise ValidationFailed("A week is announced before it starts.",
+                raise ValidationFailed(_("A week is announced before it starts."),
                                        fields={"announce_at": ["must not be after starts_at"]})
             if starts_at <= now:
-                raise ValidationFailed("A week cannot be moved into the past.", fields={"starts_at": ["in the past"]})
+                raise ValidationFailed(_("A week cannot be moved into the past."), fields={"starts_at": ["in the past"]})
             clash = _overlapping(starts_at, ends_at, except_id=week.id)
             if clash is not None:
                 raise _overlap_error(clash)
@@ -315,9 +320,9 @@ def cancel_week(week_id: int, now: datetime | None = None) -> MemberWeek:
     with transaction():
         week = _locked_week(week_id)
         if week.status == "cancelled":
-            raise Conflict("This week is already cancelled.", code="already_cancelled")
+            raise Conflict(_("This week is already cancelled."), code="already_cancelled")
         if week.status == "ended" or week.ends_at <= now:
-            raise Conflict("This week has ended.", code="already_ended")
+            raise Conflict(_("This week has ended."), code="already_ended")
         week.status = "cancelled"
         week.cancelled_at = now
         week.updated_at = now
@@ -505,10 +510,27 @@ def remind(week_id: int, progress: Progress | None = None, now: datetime | None 
     return _send(week_id, "reminded", progress, now)
 
 
-def _message(week: MemberWeek, kind: str) -> tuple[str, str]:
+def _message(week: MemberWeek, kind: str) -> dict:
+    """The title and body in each language, as SQL parameters (``title_en``, ``body_zh_Hant``…);
+    ``title_default``/``body_default`` for members who chose none (the brand's language)."""
     from plugins.member_week.messages import announcement, reminder
 
-    return (announcement if kind == "notified" else reminder)(week)
+    params = {}
+    for locale in (*LOCALES, None):
+        with in_language(locale):
+            title, body = (announcement if kind == "notified" else reminder)(week)
+        params[f"title_{locale or 'default'}"], params[f"body_{locale or 'default'}"] = title, body
+    return params
+
+
+def _in_members_language(column: str) -> str:
+    """SQL choosing the ``column`` parameter (title or body) in the language the member ``m`` saved."""
+    cases = " ".join(f"WHEN '{locale}' THEN :{column}_{locale}" for locale in LOCALES)
+    return f"CASE m.locale {cases} ELSE :{column}_default END"
+
+
+def _for_member(texts: dict, column: str, locale: str | None) -> str:
+    return texts[f"{column}_{locale}"] if locale in LOCALES else texts[f"{column}_default"]
 
 
 def _send(week_id: int, kind: str, progress: Progress | None, now: datetime | None) -> int:
@@ -523,7 +545,7 @@ def _send(week_id: int, kind: str, progress: Progress | None, now: datetime | No
         return 0
     if kind == "reminded" and week.status != "running":
         return 0
-    title, body = _message(week, kind)
+    texts = _message(week, kind)
     marker = getattr(AudienceMember, f"{kind}_at")
     counter = "notified_count" if kind == "notified" else "reminded_count"
     finished = "announced_at" if kind == "notified" else "reminded_at"
@@ -538,7 +560,7 @@ def _send(week_id: int, kind: str, progress: Progress | None, now: datetime | No
     after = 0
     while True:
         with transaction():
-            rows = batch(week_id, kind, batch_size, after, title, body, now or utcnow())
+            rows = batch(week_id, kind, batch_size, after, texts, now or utcnow())
             if rows:
                 db.session.execute(update(MemberWeek.__table__).where(MemberWeek.id == week_id)
                                    .values({counter: getattr(MemberWeek.__table__.c, counter) + len(rows)}))
@@ -562,10 +584,10 @@ def _send(week_id: int, kind: str, progress: Progress | None, now: datetime | No
     return sent
 
 
-def _batch_in_one_statement(week_id: int, kind: str, size: int, after: int, title: str, body: str,
+def _batch_in_one_statement(week_id: int, kind: str, size: int, after: int, texts: dict,
                             now: datetime) -> list[tuple[int, int]]:
-    """Lock the next participants not yet told, mark them and write their notifications: one round trip.
-    Returns (notification id, member id) pairs."""
+    """Lock the next participants not yet told, mark them and write their notifications, each in the
+    member's language: one round trip. Returns (notification id, member id) pairs."""
     return [tuple(row) for row in db.session.execute(sa.text(f"""
         WITH batch AS (
             SELECT member_id FROM member_week_audience
@@ -575,12 +597,13 @@ def _batch_in_one_statement(week_id: int, kind: str, size: int, after: int, titl
             UPDATE member_week_audience AS a SET {kind}_at = :now FROM batch
             WHERE a.week_id = :week AND a.member_id = batch.member_id RETURNING a.member_id)
         INSERT INTO notifications (member_id, audience, title, body, status, attempts, created_at)
-        SELECT member_id, 'member', :title, :body, 'queued', 0, :now FROM marked ORDER BY member_id
-        RETURNING id, member_id"""), {"week": week_id, "size": size, "after": after, "title": title, "body": body,
-                                      "now": now})]
+        SELECT marked.member_id, 'member', {_in_members_language("title")}, {_in_members_language("body")},
+               'queued', 0, :now
+        FROM marked JOIN members AS m ON m.id = marked.member_id ORDER BY marked.member_id
+        RETURNING id, member_id"""), {"week": week_id, "size": size, "after": after, "now": now, **texts})]
 
 
-def _batch_in_steps(week_id: int, kind: str, size: int, after: int, title: str, body: str,
+def _batch_in_steps(week_id: int, kind: str, size: int, after: int, texts: dict,
                     now: datetime) -> list[tuple[int, int]]:
     """The same as ``_batch_in_one_statement`` for SQLite, where one writer at a time needs no row locks."""
     marker = getattr(AudienceMember, f"{kind}_at")
@@ -594,10 +617,12 @@ def _batch_in_steps(week_id: int, kind: str, size: int, after: int, title: str, 
     db.session.execute(update(AudienceMember.__table__)
                        .where(AudienceMember.week_id == week_id, AudienceMember.member_id.in_(member_ids))
                        .values({f"{kind}_at": now}))
+    locales = dict(db.session.execute(select(Member.id, Member.locale).where(Member.id.in_(member_ids))).all())
     table = Notification.__table__
     return [tuple(row) for row in db.session.execute(
         sa.insert(table).returning(table.c.id, table.c.member_id, sort_by_parameter_order=True),
-        [{"member_id": member_id, "audience": "member", "title": title, "body": body, "status": "queued",
+        [{"member_id": member_id, "audience": "member", "title": _for_member(texts, "title", locales.get(member_id)),
+          "body": _for_member(texts, "body", locales.get(member_id)), "status": "queued",
           "attempts": 0, "created_at": now} for member_id in member_ids])]
 
 
@@ -640,7 +665,7 @@ def multiplier_for(member: Member, order) -> Decimal | None:
 def get_benefit(week: MemberWeek, benefit_id: int) -> Benefit:
     benefit = db.session.get(Benefit, benefit_id)
     if benefit is None or benefit.week_id != week.id:
-        raise NotFound(f"Benefit {benefit_id} is not a benefit of this week.")
+        raise NotFound(_("Benefit %(id)s is not a benefit of this week.", id=benefit_id))
     return benefit
 
 
@@ -655,11 +680,11 @@ def claim(week_id: int, member_id: int, benefit_id: int, now: datetime | None = 
     week = get_week(week_id)
     benefit = get_benefit(week, benefit_id)
     if participant(week.id, member_id) is None:
-        raise Forbidden("This member does not take part in this week.", code="not_eligible")
+        raise Forbidden(_("This member does not take part in this week."), code="not_eligible")
     if week.status == "cancelled" or not is_running(week, now):
-        raise Conflict("This week is not running.", code="not_running")
+        raise Conflict(_("This week is not running."), code="not_running")
     if benefit.kind == "mall_item":
-        raise Conflict("This benefit is taken in the points mall, at the week's price.", code="mall_item",
+        raise Conflict(_("This benefit is taken in the points mall, at the week's price."), code="mall_item",
                        extra={"item_id": benefit.item_id})
     try:
         # What the answer shows -- the benefit's kind, the coupon and its template -- does not change
@@ -675,8 +700,8 @@ def claim(week_id: int, member_id: int, benefit_id: int, now: datetime | None = 
                 record.coupon_id = coupon.id
                 record.issued_coupon = coupon  # held for the answer (the session holds objects weakly)
             else:
-                rewards.credit(member_id, int(benefit.points), f"Member week: {benefit.title}"[:200], source,
-                               new_source=True)
+                rewards.credit(member_id, int(benefit.points), (BENEFIT_REASON % {"title": benefit.title})[:200],
+                               source, new_source=True)
                 record.points = benefit.points
             _take_stock(benefit)
             _record(week.id, member_id, "claim", now)
@@ -684,7 +709,7 @@ def claim(week_id: int, member_id: int, benefit_id: int, now: datetime | None = 
             return record
     except IntegrityError as error:
         if "one_claim_per_member" in str(error.orig):
-            raise Conflict("This benefit has already been claimed.", code="already_claimed") from None
+            raise Conflict(_("This benefit has already been claimed."), code="already_claimed") from None
         raise
 
 
@@ -694,7 +719,7 @@ def _take_stock(benefit: Benefit) -> None:
         update(table).where(table.c.id == benefit.id, or_(table.c.stock.is_(None), table.c.stock > 0))
         .values(stock=table.c.stock - 1, claimed=table.c.claimed + 1).returning(table.c.id)).first()
     if row is None:
-        raise Conflict("This benefit is out of stock.", code="out_of_stock")
+        raise Conflict(_("This benefit is out of stock."), code="out_of_stock")
 
 
 def claimed_benefits(week_id: int, member_id: int) -> set[int]:
@@ -791,4 +816,5 @@ def keyword_reply(member: Member | None, text: str, now: datetime | None = None)
     record_engagement(week.id, member.id, "keyword", now)
     from plugins.member_week.messages import keyword_answer
 
-    return keyword_answer(week, now)
+    with in_language(member):  # the reply goes to the member, in their language
+        return keyword_answer(week, now)

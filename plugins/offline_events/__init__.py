@@ -43,6 +43,11 @@ def memberday_console_pages():
 
 
 @hookimpl
+def memberday_translations():
+    return str(HERE / "translations")
+
+
+@hookimpl
 def memberday_keyword_reply(member, text, channel, sender):
     from plugins.offline_events import services
 
@@ -51,7 +56,7 @@ def memberday_keyword_reply(member, text, channel, sender):
 
 @hookimpl
 def memberday_member_page_sections(member):
-    from plugins.offline_events.i18n import _
+    from core.i18n import _
     from plugins.offline_events.views import member_section
 
     html = member_section(member)

@@ -4,6 +4,7 @@ from flask import jsonify, request
 from core.auth.services import (MANAGERS, STAFF, current_principal, require_operator, require_principal,
                                 require_self_or_operator)
 from core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, errors
+from core.i18n import _
 from core.idempotency import idempotent
 from core.members.services import get_member
 from core.schemas import page_of, page_of_list
@@ -62,7 +63,7 @@ def get_event(event_id):
     if _is_operator(principal):
         return OperatorEventSchema().dump(event)
     if event.status == "cancelled":
-        raise NotFound(f"Event {event_id} does not exist.")
+        raise NotFound(_("Event %(id)s does not exist.", id=event_id))
     return EventSchema().dump(event)
 
 
@@ -74,7 +75,7 @@ def update_event(data, event_id):
     """Change an event (operators); a higher capacity seats the waitlist at once."""
     require_operator(*MANAGERS)
     if not data:
-        raise ValidationFailed("Nothing to change.", fields={"_schema": ["give at least one field"]})
+        raise ValidationFailed(_("Nothing to change."), fields={"_schema": ["give at least one field"]})
     return services.update_event(event_id, data)
 
 
@@ -135,7 +136,7 @@ def _own_registration(registration_id: int):
     registration = services.get_registration(registration_id)
     if principal.kind == "member":
         if registration.member_id != principal.id:
-            raise NotFound(f"Registration {registration_id} does not exist.")
+            raise NotFound(_("Registration %(id)s does not exist.", id=registration_id))
     elif not principal.is_operator(*MANAGERS):
         raise Forbidden()
     return principal, registration
@@ -155,7 +156,7 @@ def get_registration(registration_id):
 def cancel_registration(registration_id):
     """Give up a registration (the member, or an operator): the first waitlisted member gets the seat
     and is told. Again → ``409 already_cancelled``."""
-    principal, _ = _own_registration(registration_id)
+    principal, _registration = _own_registration(registration_id)
     return services.cancel_registration(registration_id, actor=principal.key)
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from core.database import on_commit, transaction, utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.extensions import db
+from core.i18n import N_, _, in_language, moment, stored_template, time
 from core.members.models import Member
 from core.messaging import keywords
 from core.members.services import get_member
@@ -40,7 +41,6 @@ from core.orders.models import Order
 from core.rewards import services as rewards
 from core.rewards.models import Coupon, CouponTemplate
 from plugins.offline_events import PLUGIN
-from plugins.offline_events.i18n import _, in_language
 from plugins.offline_events.models import (SEATED, CheckIn, EventKeyword, OfflineEvent, Registration, Scan,
                                            ticket_hash)
 
@@ -52,6 +52,12 @@ MAX_TICKET_TEXT = 500
 # A scanner's clock may run a little ahead of ours; a scan further in the future is taken as now.
 CLOCK_SKEW = timedelta(minutes=5)
 
+# Ledger reasons, stored in English and shown in the reader's language (core.i18n.translate_stored).
+# Translators: ledger reason
+ATTENDED_REASON = stored_template(N_("Came to %(title)s"))
+# Translators: ledger reason
+REVERTED_REASON = stored_template(N_("Check-in at %(title)s reverted"))
+
 
 # ------------------------------------------------------------------ events
 
@@ -59,7 +65,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 def get_event(event_id: int) -> OfflineEvent:
     event = db.session.get(OfflineEvent, event_id)
     if event is None:
-        raise NotFound(f"Event {event_id} does not exist.")
+        raise NotFound(_("Event %(id)s does not exist.", id=event_id))
     return event
 
 
@@ -67,7 +73,7 @@ def _locked_event(event_id: int) -> OfflineEvent:
     event = db.session.scalar(select(OfflineEvent).where(OfflineEvent.id == event_id).with_for_update()
                               .execution_options(populate_existing=True))
     if event is None:
-        raise NotFound(f"Event {event_id} does not exist.")
+        raise NotFound(_("Event %(id)s does not exist.", id=event_id))
     return event
 
 
@@ -113,7 +119,7 @@ def _check_times(values: dict) -> None:
     if (c_opens or starts - CHECKIN_OPENS_BEFORE) >= (c_closes or ends):
         errors["checkin_closes_at"] = ["the check-in window must end after it opens"]
     if errors:
-        raise ValidationFailed("The event's times do not fit together.", fields=errors)
+        raise ValidationFailed(_("The event's times do not fit together."), fields=errors)
 
 
 def _check_templates(values: dict) -> None:
@@ -128,7 +134,7 @@ def _check_templates(values: dict) -> None:
     if keywords[0] and keywords[0] == keywords[1]:
         errors["coupon_keyword"] = ["must differ from signup_keyword"]
     if errors:
-        raise ValidationFailed("The event is not valid.", fields=errors)
+        raise ValidationFailed(_("The event is not valid."), fields=errors)
 
 
 EVENT_FIELDS = ("title", "venue", "description", "starts_at", "ends_at", "capacity", "signup_opens_at",
@@ -167,14 +173,14 @@ def update_event(event_id: int, changes: dict, now: datetime | None = None) -> O
     with transaction():
         event = _locked_event(event_id)
         if event.status == "cancelled":
-            raise Conflict("This event is cancelled.", code="event_cancelled")
+            raise Conflict(_("This event is cancelled."), code="event_cancelled")
         values = {name: getattr(event, name) for name in EVENT_FIELDS}
         values.update(changes)
         _check_times(values)
         _check_templates(values)
         if values["capacity"] < event.confirmed_count:
-            raise Conflict(f"{event.confirmed_count} seats are taken; cancel registrations before lowering "
-                           f"the capacity below that.", code="capacity_below_confirmed",
+            raise Conflict(_("%(seats)s seats are taken; cancel registrations before lowering the capacity "
+                             "below that.", seats=event.confirmed_count), code="capacity_below_confirmed",
                            extra={"confirmed": event.confirmed_count})
         for name, value in changes.items():
             if name in EVENT_FIELDS:
@@ -233,7 +239,7 @@ def cancel_event(event_id: int, actor: str | None = None, now: datetime | None =
     with transaction():
         event = _locked_event(event_id)
         if event.status == "cancelled":
-            raise Conflict("This event is already cancelled.", code="already_cancelled")
+            raise Conflict(_("This event is already cancelled."), code="already_cancelled")
         event.status = "cancelled"
         event.cancelled_at = now
         event.updated_at = now
@@ -291,7 +297,7 @@ def counts(event_id: int) -> dict[str, int]:
 def get_registration(registration_id: int) -> Registration:
     registration = db.session.get(Registration, registration_id)
     if registration is None:
-        raise NotFound(f"Registration {registration_id} does not exist.")
+        raise NotFound(_("Registration %(id)s does not exist.", id=registration_id))
     return registration
 
 
@@ -322,9 +328,9 @@ def register(event_id: int, member_id: int, channel: str = "api",
     if existing is not None and existing.status != "cancelled":
         return existing, False
     if not signup_open(event, now):
-        raise Conflict("Sign-up for this event is closed.", code="signup_closed")
+        raise Conflict(_("Sign-up for this event is closed."), code="signup_closed")
     if not eligible(event, member_id, now):
-        raise Forbidden("This event is not open to this member.", code="not_eligible")
+        raise Forbidden(_("This event is not open to this member."), code="not_eligible")
     with transaction():
         status, seq = _take_place(event_id)
         if existing is None:
@@ -369,7 +375,7 @@ def _take_place(event_id: int) -> tuple[str, int | None]:
         update(table).where(table.c.id == event_id, table.c.status == "open")
         .values(waitlist_counter=table.c.waitlist_counter + 1).returning(table.c.waitlist_counter)).first()
     if waiting is None:
-        raise Conflict("Sign-up for this event is closed.", code="signup_closed")
+        raise Conflict(_("Sign-up for this event is closed."), code="signup_closed")
     return "waitlisted", waiting[0]
 
 
@@ -426,9 +432,9 @@ def cancel_registration(registration_id: int, actor: str | None = None,
         event = _locked_event(event_id)
         registration = _locked_registration(registration_id)
         if registration.status == "cancelled":
-            raise Conflict("This registration is already cancelled.", code="already_cancelled")
+            raise Conflict(_("This registration is already cancelled."), code="already_cancelled")
         if registration.status == "checked_in":
-            raise Conflict("This member has already been checked in.", code="already_checked_in")
+            raise Conflict(_("This member has already been checked in."), code="already_checked_in")
         held_seat = registration.status == "confirmed"
         registration.status = "cancelled"
         registration.cancelled_at = now
@@ -509,8 +515,16 @@ def event_url(event_id: int) -> str:
 
 
 def local_time(value: datetime) -> str:
-    """A time as a member reads it: in the brand's time zone."""
-    return value.astimezone(ZoneInfo(current_app.config["BRAND_TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
+    """A time as a member reads it: in the brand's time zone, written the way of their language."""
+    return moment(value)
+
+
+def end_time(event: OfflineEvent) -> str:
+    """When an event ends: the time alone when it ends on the day it starts (brand time zone)."""
+    zone = ZoneInfo(current_app.config["BRAND_TIMEZONE"])
+    if event.ends_at.astimezone(zone).date() == event.starts_at.astimezone(zone).date():
+        return time(event.ends_at)
+    return moment(event.ends_at)
 
 
 def ticket_code_of(scanned: str | None) -> str | None:
@@ -603,7 +617,7 @@ def _answer_of_scan(nonce: str, fingerprint: str) -> Answer | None:
     if scan is None:
         return None
     if not hmac.compare_digest(scan.fingerprint, fingerprint):
-        raise Conflict("This nonce was used for another scan.", code="nonce_reused")
+        raise Conflict(_("This nonce was used for another scan."), code="nonce_reused")
     return Answer(scan.answer["status_code"], dict(scan.answer["body"]))
 
 
@@ -643,13 +657,12 @@ def _decide(scan: Scan, event_id: int, ticket: str | None, registration_id: int 
     coupon = None
     # The source names this check-in of a registration locked here (its count goes up with every
     # one): nothing can be booked under it yet, so the ledger does not look (its unique index still would refuse).
-    with in_language(member):
-        if event.attendance_points:
-            rewards.credit(member.id, int(event.attendance_points),
-                           _("Came to %(title)s", title=event.title)[:200], source, new_source=True)
-        if event.attendance_coupon_template_id:
-            coupon = rewards.issue_coupon(member.id, event.attendance_coupon_template_id, source=source + ":coupon",
-                                          new_source=True)
+    if event.attendance_points:
+        rewards.credit(member.id, int(event.attendance_points), (ATTENDED_REASON % {"title": event.title})[:200],
+                       source, new_source=True)
+    if event.attendance_coupon_template_id:
+        coupon = rewards.issue_coupon(member.id, event.attendance_coupon_template_id, source=source + ":coupon",
+                                      new_source=True)
     registration.checkins_made += 1
     registration.status = "checked_in"
     registration.checked_in_at = scan.scanned_at
@@ -681,7 +694,7 @@ def check_in_batch(event_id: int, items: list[dict], actor: str | None = None,
 def get_checkin(checkin_id: int) -> CheckIn:
     checkin = db.session.get(CheckIn, checkin_id)
     if checkin is None:
-        raise NotFound(f"Check-in {checkin_id} does not exist.")
+        raise NotFound(_("Check-in %(id)s does not exist.", id=checkin_id))
     return checkin
 
 
@@ -698,13 +711,12 @@ def revert_checkin(checkin_id: int, actor: str | None = None, now: datetime | No
         checkin = db.session.scalar(select(CheckIn).where(CheckIn.id == checkin_id)
                                     .with_for_update(of=CheckIn).execution_options(populate_existing=True))
         if checkin.reverted_at is not None:
-            raise Conflict("This check-in is already reverted.", code="already_reverted")
-        with in_language(registration.member):
-            reason = _("Check-in at %(title)s reverted", title=registration.event.title)[:200]
-            points = 0
-            if checkin.points_granted:
-                reversal = rewards.reverse_credit(checkin.ledger_source, reason)
-                points = -(reversal.points or 0) if reversal is not None else 0
+            raise Conflict(_("This check-in is already reverted."), code="already_reverted")
+        reason = (REVERTED_REASON % {"title": registration.event.title})[:200]
+        points = 0
+        if checkin.points_granted:
+            reversal = rewards.reverse_credit(checkin.ledger_source, reason)
+            points = -(reversal.points or 0) if reversal is not None else 0
         voided = None
         if checkin.coupon_id:
             voided = rewards.void_coupon(checkin.coupon_id).status == "void"

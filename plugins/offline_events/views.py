@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from core.errors import AppError
 from core.extensions import db
+from core.i18n import _
 from core.members import services as members
 from core.members.models import Member
 from core.pages.views import begin_join, sign_in, signed_in_member
 from plugins.offline_events import PLUGIN, services
-from plugins.offline_events.i18n import _
 from plugins.offline_events.models import Registration
 
 pages = PLUGIN.page_blueprint(__name__, url_prefix=None)  # its pages are /t/<ticket> and /e/<id>
@@ -43,7 +43,7 @@ def ticket(code):
     return render_template(PLUGIN.template("ticket.html"), registration=registration, event=registration.event,
                            qr_data_uri=f"data:image/png;base64,{qr}", when=services.local_time,
                            position=services.waitlist_position(registration),
-                           ends=services.local_time(registration.event.ends_at)), 200, PRIVATE
+                           ends=services.end_time(registration.event)), 200, PRIVATE
 
 
 @pages.route("/t/<string(maxlength=60):code>/qr.png")

@@ -9,6 +9,7 @@ some members through ``memberday_mall_offers``, a hook the mall declares itself
 """
 from pathlib import Path
 
+from core.i18n import _
 from core.plugins import PageSection, PluginInfo, folder_hooks, hookimpl
 from plugins.points_mall.schemas import MallSettingsSchema
 
@@ -56,10 +57,15 @@ def memberday_cli_commands():
 
 
 @hookimpl
+def memberday_translations():
+    return str(HERE / "translations")
+
+
+@hookimpl
 def memberday_member_page_sections(member):
     from plugins.points_mall.views import member_section
 
-    return [PageSection("Points mall", member_section(member))]
+    return [PageSection(_("Points mall"), member_section(member))]
 
 
 @hookimpl

@@ -4,6 +4,7 @@ from marshmallow import ValidationError
 
 from core.auth.services import MANAGERS, current_principal, require_operator, require_principal, require_self_or_operator
 from core.errors import AppError, Forbidden, NotFound, Unauthorized, ValidationFailed, errors
+from core.i18n import _
 from core.idempotency import idempotent
 from core.members.services import get_member
 from core.schemas import page_of, page_of_list
@@ -69,7 +70,7 @@ def get_item(item_id):
         for item in services.public_catalogue():
             if item.id == item_id:
                 return ItemSchema().dump(item)
-    raise NotFound(f"Item {item_id} is not on offer.")
+    raise NotFound(_("Item %(id)s is not on offer.", id=item_id))
 
 
 @blp.route("/items/<int:item_id>", methods=["PATCH"])
@@ -80,7 +81,7 @@ def update_item(data, item_id):
     """Change an item (operators). ``stock`` is the new number of units left."""
     require_operator(*MANAGERS)
     if not data:
-        raise ValidationFailed("Nothing to change.", fields={"_schema": ["give at least one field"]})
+        raise ValidationFailed(_("Nothing to change."), fields={"_schema": ["give at least one field"]})
     services.update_item(item_id, data)
     return services.item_report(item_id)
 
@@ -102,7 +103,7 @@ def import_codes(item_id):
     if mimetype == "application/json":
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            raise ValidationFailed("The body must be a JSON object.", fields={"codes": ["required"]})
+            raise ValidationFailed(_("The body must be a JSON object."), fields={"codes": ["required"]})
         try:
             data = CodesImportSchema().load(body)
         except ValidationError as error:
@@ -111,12 +112,12 @@ def import_codes(item_id):
     elif mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
-            raise ValidationFailed("Upload the CSV as the form field 'file'.", fields={"file": ["required"]})
+            raise ValidationFailed(_("Upload the CSV as the form field 'file'."), fields={"file": ["required"]})
         codes = services.codes_from_csv(upload.read())
     elif mimetype in ("text/csv", "text/plain"):
         codes = services.codes_from_csv(request.get_data())
     else:
-        raise AppError("Send JSON, text/csv or a multipart upload.", code="unsupported_media_type", status=415)
+        raise AppError(_("Send JSON, text/csv or a multipart upload."), code="unsupported_media_type", status=415)
     return services.import_codes(item_id, codes)
 
 
@@ -152,7 +153,7 @@ def list_redemptions(args):
     member_id = args.get("member_id")
     if principal.kind == "member":
         if member_id is not None and member_id != principal.id:
-            raise Forbidden("A member token reaches only that member's own data.")
+            raise Forbidden(_("A member token reaches only that member's own data."))
         member_id = principal.id
     else:
         require_operator(*MANAGERS)
@@ -167,7 +168,7 @@ def get_redemption(redemption_id):
     principal = require_principal()
     redemption = services.get_redemption(redemption_id)
     if principal.kind == "member" and redemption.member_id != principal.id:
-        raise NotFound(f"Redemption {redemption_id} does not exist.")
+        raise NotFound(_("Redemption %(id)s does not exist.", id=redemption_id))
     if principal.kind == "operator":
         require_operator(*MANAGERS)
     return redemption

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.database import transaction, utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.extensions import db
+from core.i18n import N_, _, in_language, ngettext, stored_template
 from core.members.models import Member
 from core.members.services import get_member
 from core.notifications.services import notify, notify_operators
@@ -39,6 +40,18 @@ CSV_HEADERS = {"code", "codes", "voucher", "voucher_code", "coupon_code"}
 
 log = logging.getLogger(__name__)
 
+# Ledger reasons, stored in English and shown in the reader's language (core.i18n.translate_stored).
+# Translators: ledger reason
+MALL_REASON = stored_template(N_("Points mall: %(item)s"))
+# Translators: ledger reason
+VOUCHER_REASON = stored_template(N_("Points mall: %(item)s · voucher %(codes)s"))
+# Translators: ledger reason
+VOUCHERS_REASON = stored_template(N_("Points mall: %(item)s · vouchers %(codes)s"))
+# Translators: ledger reason
+VOUCHERS_MORE_REASON = stored_template(N_("Points mall: %(item)s · vouchers %(codes)s (+%(more)s more)"))
+# Translators: ledger reason
+CANCELLED_REASON = stored_template(N_("Points mall: %(item)s cancelled"))
+
 
 # ------------------------------------------------------------------ catalogue
 
@@ -46,7 +59,7 @@ log = logging.getLogger(__name__)
 def get_item(item_id: int) -> MallItem:
     item = db.session.get(MallItem, item_id)
     if item is None:
-        raise NotFound(f"Item {item_id} does not exist.")
+        raise NotFound(_("Item %(id)s does not exist.", id=item_id))
     return item
 
 
@@ -62,7 +75,7 @@ def create_item(data: dict) -> MallItem:
         if cleaned is not None:
             result = _import(item, cleaned)
             if result["duplicates"]:
-                raise ValidationFailed("Some voucher codes are already in a pool or repeated.",
+                raise ValidationFailed(_("Some voucher codes are already in a pool or repeated."),
                                        fields={"voucher_codes": [f"duplicates: {', '.join(result['duplicate_codes'])}"]})
         return item
 
@@ -74,7 +87,7 @@ def update_item(item_id: int, changes: dict) -> MallItem:
         starts_at = changes.get("starts_at", item.starts_at)
         ends_at = changes.get("ends_at", item.ends_at)
         if starts_at and ends_at and ends_at <= starts_at:
-            raise ValidationFailed("The sale must end after it starts.", fields={"ends_at": ["must be after starts_at"]})
+            raise ValidationFailed(_("The sale must end after it starts."), fields={"ends_at": ["must be after starts_at"]})
         for name, value in changes.items():
             setattr(item, name, value)
         item.updated_at = utcnow()
@@ -85,7 +98,7 @@ def _locked_item(item_id: int) -> MallItem:
     item = db.session.scalar(select(MallItem).where(MallItem.id == item_id).with_for_update()
                              .execution_options(populate_existing=True))
     if item is None:
-        raise NotFound(f"Item {item_id} does not exist.")
+        raise NotFound(_("Item %(id)s does not exist.", id=item_id))
     return item
 
 
@@ -234,7 +247,7 @@ def item_report(item_id: int) -> ItemReport:
 def clean_codes(raw, field: str = "codes") -> list[str]:
     """Trim codes and drop blanks; refuse (listing the bad ones) anything that is not a usable code."""
     if not isinstance(raw, (list, tuple)):
-        raise ValidationFailed("Give a list of codes.", fields={field: ["must be a list"]})
+        raise ValidationFailed(_("Give a list of codes."), fields={field: ["must be a list"]})
     codes, errors = [], {}
     for index, value in enumerate(raw):
         if not isinstance(value, str):
@@ -252,11 +265,11 @@ def clean_codes(raw, field: str = "codes") -> list[str]:
         if len(errors) >= 20:
             break
     if errors:
-        raise ValidationFailed("Some codes are not valid; nothing was imported.", fields={field: errors})
+        raise ValidationFailed(_("Some codes are not valid; nothing was imported."), fields={field: errors})
     if not codes:
-        raise ValidationFailed("No codes were given.", fields={field: ["no codes"]})
+        raise ValidationFailed(_("No codes were given."), fields={field: ["no codes"]})
     if len(codes) > MAX_CODES_PER_IMPORT:
-        raise ValidationFailed(f"At most {MAX_CODES_PER_IMPORT} codes per import.", fields={field: ["too many"]})
+        raise ValidationFailed(_("At most %(max)s codes per import.", max=MAX_CODES_PER_IMPORT), fields={field: ["too many"]})
     return codes
 
 
@@ -266,9 +279,9 @@ def codes_from_csv(data: bytes | str) -> list[str]:
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise ValidationFailed("The file is not UTF-8 text.", fields={"file": ["not UTF-8"]}) from None
+            raise ValidationFailed(_("The file is not UTF-8 text."), fields={"file": ["not UTF-8"]}) from None
     if "\x00" in data:
-        raise ValidationFailed("The file is not a CSV text file.", fields={"file": ["contains NUL characters"]})
+        raise ValidationFailed(_("The file is not a CSV text file."), fields={"file": ["contains NUL characters"]})
     codes = []
     try:
         for row in csv.reader(io.StringIO(data, newline="")):
@@ -279,10 +292,10 @@ def codes_from_csv(data: bytes | str) -> list[str]:
                 continue
             codes.append(first)
             if len(codes) > MAX_CODES_PER_IMPORT:
-                raise ValidationFailed(f"At most {MAX_CODES_PER_IMPORT} codes per import.",
+                raise ValidationFailed(_("At most %(max)s codes per import.", max=MAX_CODES_PER_IMPORT),
                                        fields={"file": ["too many codes"]})
     except csv.Error as error:
-        raise ValidationFailed(f"The CSV cannot be read: {error}", fields={"file": ["not a CSV file"]}) from None
+        raise ValidationFailed(_("The CSV cannot be read: %(error)s", error=error), fields={"file": ["not a CSV file"]}) from None
     return clean_codes(codes, field="file")
 
 
@@ -337,12 +350,12 @@ def code_list(item_id: int, status: str | None = None):
 def redeem(member_id: int, item_id: int, quantity: int = 1, actor: str | None = None) -> Redemption:
     """Spend points on ``quantity`` units of an item: points, stock, codes and record, all or nothing."""
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
-        raise ValidationFailed(f"quantity must be 1-{MAX_QUANTITY}", fields={"quantity": ["out of range"]})
+        raise ValidationFailed(_("The quantity must be 1-%(max)s.", max=MAX_QUANTITY), fields={"quantity": ["out of range"]})
     # The item is read once, unlocked: what it says is checked again where it counts (the
     # conditional stock update below). The member is read again under its lock.
     item = db.session.get(MallItem, item_id, populate_existing=True)
     if item is None:
-        raise NotFound(f"Item {item_id} does not exist.")
+        raise NotFound(_("Item %(id)s does not exist.", id=item_id))
     offer = offers_for(get_member(member_id)).get(item_id)
     # What the response shows (the redemption, its item and codes) is written or locked
     # here: the commit need not expire it, and the response reloads nothing.
@@ -350,15 +363,15 @@ def redeem(member_id: int, item_id: int, quantity: int = 1, actor: str | None = 
         member = rewards.lock_member(member_id)
         now = utcnow()
         if not is_on_sale(item, now):
-            raise Conflict("This item is not on sale now.", code="not_on_sale")
+            raise Conflict(_("This item is not on sale now."), code="not_on_sale")
         if (item.exclusive and offer is None) or not tier_allows(member.tier, item.min_tier):
-            raise Forbidden("This item is not offered to this member.", code="not_eligible")
+            raise Forbidden(_("This item is not offered to this member."), code="not_eligible")
         unit_cost = min(item.points_cost, offer.points_cost) if offer else item.points_cost
         total = unit_cost * quantity
         if item.per_member_limit is not None:
             taken = taken_by_member(member.id).get(item.id, 0)
             if taken + quantity > item.per_member_limit:
-                raise Conflict(f"The limit is {item.per_member_limit} per member; {taken} already taken.",
+                raise Conflict(_("The limit is %(limit)s per member; %(taken)s already taken.", limit=item.per_member_limit, taken=taken),
                                code="limit_reached", extra={"limit": item.per_member_limit, "taken": taken})
         # Cheap refusals before any lock on codes or stock; the ledger and the
         # conditional update below are what actually guarantee both.
@@ -385,8 +398,10 @@ def redeem(member_id: int, item_id: int, quantity: int = 1, actor: str | None = 
             code.assigned_at = now
         db.session.flush()
         if codes:
-            notify(member.id, f"Your voucher: {item.name}"[:200],
-                   "Your code" + ("s: " if len(codes) > 1 else ": ") + ", ".join(c.code for c in codes))
+            with in_language(member):
+                notify(member.id, _("Your voucher: %(item)s", item=item.name)[:200],
+                       ngettext("Your code: %(codes)s", "Your codes: %(codes)s", len(codes),
+                                codes=", ".join(c.code for c in codes)))
         # The redemption's item and codes are these: no lazy load to find them again.
         set_committed_value(redemption, "item", item)
         set_committed_value(redemption, "codes", list(codes))
@@ -394,11 +409,12 @@ def redeem(member_id: int, item_id: int, quantity: int = 1, actor: str | None = 
 
 
 def _out_of_stock() -> Conflict:
-    return Conflict("This item is out of stock.", code="out_of_stock")
+    return Conflict(_("This item is out of stock."), code="out_of_stock")
 
 
 def _insufficient(balance: int, needed: int) -> Conflict:
-    return Conflict(f"The member has {balance} points; {needed} are needed.", code="insufficient_points",
+    return Conflict(_("The member has %(balance)s points; %(needed)s are needed.", balance=balance, needed=needed),
+                    code="insufficient_points",
                     extra={"balance": balance, "needed": needed})
 
 
@@ -429,7 +445,7 @@ def _take_stock(item: MallItem, quantity: int) -> None:
     if row is None:
         db.session.expire(item)
         if not db.session.get(MallItem, item.id).active:
-            raise Conflict("This item is not on sale now.", code="not_on_sale")
+            raise Conflict(_("This item is not on sale now."), code="not_on_sale")
         raise _out_of_stock()
     stock, codes_left, voucher_pool, name, sold, active = row
     # The row as this update left it: the item in memory is current without a reload.
@@ -442,33 +458,35 @@ def _take_stock(item: MallItem, quantity: int) -> None:
     left = min(bounds)
     threshold = PLUGIN.settings().get("low_stock_threshold", 5)
     if left <= threshold < left + quantity:
-        notify_operators(f"Low stock: {name}"[:200],
-                         f"{left} left of item {item.id} ({name}). Restock it or import more voucher codes.")
+        with in_language(None):  # operators read the brand's language
+            notify_operators(_("Low stock: %(item)s", item=name)[:200],
+                             _("%(left)s left of item %(id)s (%(item)s). Restock it or import more voucher codes.",
+                               left=left, id=item.id, item=name))
 
 
 def ledger_reason(item_name: str, quantity: int, codes: list[str]) -> str:
     """The ledger line a member reads, with their voucher codes (so they stay readable without the mall)."""
-    reason = f"Points mall: {item_name[:70]}"
-    if quantity > 1:
-        reason += f" ×{quantity}"
+    item = item_name[:70] + (f" ×{quantity}" if quantity > 1 else "")
     if not codes:
-        return reason
-    label = " · vouchers " if len(codes) > 1 else " · voucher "
+        return MALL_REASON % {"item": item}
+    template = VOUCHERS_REASON if len(codes) > 1 else VOUCHER_REASON
     shown: list[str] = []
     for index, code in enumerate(codes):
         rest = len(codes) - index - 1
-        candidate = reason + label + ", ".join(shown + [code]) + (f" (+{rest} more)" if rest else "")
+        values = {"item": item, "codes": ", ".join(shown + [code]), "more": rest}
+        candidate = (VOUCHERS_MORE_REASON if rest else template) % values
         if len(candidate) > 200:
             break
         shown.append(code)
     hidden = len(codes) - len(shown)
-    return reason + label + ", ".join(shown) + (f" (+{hidden} more)" if hidden else "")
+    values = {"item": item, "codes": ", ".join(shown), "more": hidden}
+    return (VOUCHERS_MORE_REASON if hidden else template) % values
 
 
 def get_redemption(redemption_id: int) -> Redemption:
     redemption = db.session.get(Redemption, redemption_id)
     if redemption is None:
-        raise NotFound(f"Redemption {redemption_id} does not exist.")
+        raise NotFound(_("Redemption %(id)s does not exist.", id=redemption_id))
     return redemption
 
 
@@ -492,10 +510,10 @@ def cancel(redemption_id: int, actor: str | None = None) -> Redemption:
             select(Redemption).where(Redemption.id == redemption_id).with_for_update(of=Redemption)
             .execution_options(populate_existing=True))
         if redemption.status == "cancelled":
-            raise Conflict("This redemption is already cancelled.", code="already_cancelled")
+            raise Conflict(_("This redemption is already cancelled."), code="already_cancelled")
         now = utcnow()
         reversal = rewards.reverse_debit(redemption.ledger_source,
-                                         f"Points mall: {redemption.item.name[:70]} cancelled")
+                                         CANCELLED_REASON % {"item": redemption.item.name[:70]})
         table = MallItem.__table__
         db.session.execute(update(table).where(table.c.id == redemption.item_id)
                            .values(stock=table.c.stock + redemption.quantity,
@@ -509,6 +527,8 @@ def cancel(redemption_id: int, actor: str | None = None) -> Redemption:
         db.session.flush()
         db.session.expire(redemption.item)
         db.session.expire(redemption, ["codes"])
-        notify(member_id, f"Cancelled: {redemption.item.name}"[:200],
-               f"{reversal.points} points are back in your balance.")
+        with in_language(member_id):
+            notify(member_id, _("Cancelled: %(item)s", item=redemption.item.name)[:200],
+                   ngettext("%(num)s point is back in your balance.", "%(num)s points are back in your balance.",
+                            reversal.points))
         return redemption

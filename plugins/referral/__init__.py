@@ -8,6 +8,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from core.i18n import _
 from core.plugins import PageSection, PeriodicJob, PluginInfo, folder_hooks, hookimpl
 from plugins.referral import models  # noqa: F401  (the tables join the metadata when the plugin loads)
 from plugins.referral.schemas import ReferralSettingsSchema
@@ -59,6 +60,11 @@ def memberday_cli_commands():
 
 
 @hookimpl
+def memberday_translations():
+    return str(HERE / "translations")
+
+
+@hookimpl
 def memberday_member_created(member, context):
     from plugins.referral import services
 
@@ -86,7 +92,7 @@ def memberday_member_page_sections(member):
     from plugins.referral import services
 
     info = services.member_referral(member.id)
-    return [PageSection("Invite friends", Markup(render_template(PLUGIN.template("section.html"), referral=info,
+    return [PageSection(_("Invite friends"), Markup(render_template(PLUGIN.template("section.html"), referral=info,
                                                                  settings=services.settings())))]
 
 

@@ -61,7 +61,7 @@ def funnel(args):
 
 
 @blp.route("/referral/qr-exports", methods=["POST"])
-@errors("forbidden")
+@errors("forbidden", worker_required=409)
 @blp.arguments(QrExportCreateSchema)
 @blp.response(202, QrExportSchema)
 def create_qr_export(data):

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.database import advisory_lock, run_alone, transaction, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.i18n import N_, _, in_language, stored_template
 from core.extensions import db
 from core.i18n import _
 from core.jobs import enqueue
@@ -47,6 +48,13 @@ from plugins.referral.models import (COUNTED, QUALIFIED, Referral, ReferralClick
 log = logging.getLogger(__name__)
 
 # The coupon alphabet has no 0/O/1/I/L, so a code read aloud or off a poster is typed right.
+# Ledger reasons, stored in English and shown in the reader's language (core.i18n.translate_stored).
+REFEREE_REASON = N_("Welcome reward for joining through a friend")
+REFERRER_REASON = N_("Reward for inviting a friend")
+# Translators: ledger reason
+MILESTONE_REASON = stored_template(N_("Referral milestone: %(count)s friends"))
+CANCELLED_REASON = N_("Referral cancelled: the qualifying order was refunded")
+
 CODE_ALPHABET = ledger.CODE_ALPHABET
 CODE_LENGTH = 7  # 31**7: about 27 billion codes
 MAX_CODE_LENGTH = 16
@@ -128,9 +136,9 @@ def code_for(member_id: int) -> ReferralCode:
     if existing is not None:
         return existing
     if db.session.get(Member, member_id) is None:
-        raise NotFound(f"Member {member_id} does not exist.")
+        raise NotFound(_("Member %(id)s does not exist.", id=member_id))
     with transaction():
-        for _ in range(10):
+        for _attempt in range(10):
             try:
                 with db.session.begin_nested():
                     row = ReferralCode(member_id=member_id,
@@ -242,7 +250,7 @@ def record_referral(code: CodeRef, referee_id: int, channel: str = "", reason: s
                 return existing
             referee = db.session.get(Member, referee_id, populate_existing=True)
             if referee is None:
-                raise NotFound(f"Member {referee_id} does not exist.")
+                raise NotFound(_("Member %(id)s does not exist.", id=referee_id))
             # The device and phone checks look across referrers: whoever checks a device or a
             # phone holds its lock until commit, so two friends on one device joining through
             # two referrers at once are checked one after the other.
@@ -311,7 +319,7 @@ def _lock_referral(referral_id: int) -> Referral:
     referral = db.session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update()
                                  .execution_options(populate_existing=True))
     if referral is None:
-        raise NotFound(f"Referral {referral_id} does not exist.")
+        raise NotFound(_("Referral %(id)s does not exist.", id=referral_id))
     return referral
 
 
@@ -348,8 +356,8 @@ def qualify(referral_id: int, order_external_id: str | None = None, now: datetim
         referral.qualifying_order = order_external_id
         expires_at = referral.hold_until + timedelta(days=current_app.config["POINTS_EXPIRY_DAYS"])
         for side, member_id, points, reason in (
-                ("referee", referral.referee_id, cfg["referee_points"], "Welcome reward for joining through a friend"),
-                ("referrer", referral.referrer_id, cfg["referrer_points"], "Reward for inviting a friend")):
+                ("referee", referral.referee_id, cfg["referee_points"], REFEREE_REASON),
+                ("referrer", referral.referrer_id, cfg["referrer_points"], REFERRER_REASON)):
             if points:
                 ledger.credit(member_id, points, reason, _side_source(referral.id, side), pending=True,
                               expires_at=expires_at)
@@ -422,12 +430,26 @@ def release_batch(now: datetime | None = None, batch: int = 200) -> tuple[int, i
             referral.rewarded_at = now
         db.session.flush()
         _book_milestones_of({referral.referrer_id for referral in releasing}, cfg)
+        # Each side is told in the language they saved (one read for the batch), whoever runs the job.
+        told = {member_id for referral in releasing for member_id in (referral.referee_id, referral.referrer_id)}
+        locales = dict(db.session.execute(select(Member.id, Member.locale).where(Member.id.in_(told))).all())
         notify_many([message for referral in releasing for message in (
-            (referral.referee_id, "Your welcome reward is here",
-             "Thanks for joining through a friend: your reward is now yours to use."),
-            (referral.referrer_id, "Your friend joined",
-             "A friend you invited joined and qualified: your referral reward is now yours to use."))])
+            _release_notice(referral.referee_id, "referee", locales),
+            _release_notice(referral.referrer_id, "referrer", locales))])
         return len(releasing), len(referrals)
+
+
+def _release_notice(member_id: int, side: str, locales: dict) -> tuple[int, str, str]:
+    """(member, title, body) of a released reward's notice, in the member's language."""
+    locale = locales.get(member_id)
+    with in_language(locale):
+        if side == "referee":
+            title, body = (_("Your welcome reward is here"),
+                           _("Thanks for joining through a friend: your reward is now yours to use."))
+        else:
+            title, body = (_("Your friend joined"),
+                           _("A friend you invited joined and qualified: your referral reward is now yours to use."))
+    return member_id, title, body
 
 
 def _book_milestones_of(referrer_ids: set[int], cfg: dict) -> None:
@@ -479,10 +501,12 @@ def release_referral(referral_id: int, now: datetime | None = None) -> bool:
         referral.rewarded_at = now
         db.session.flush()
         _book_milestones(referral.referrer_id, cfg)
-        notify(referral.referee_id, "Your welcome reward is here",
-               "Thanks for joining through a friend: your reward is now yours to use.")
-        notify(referral.referrer_id, "Your friend joined",
-               "A friend you invited joined and qualified: your referral reward is now yours to use.")
+        with in_language(referral.referee_id):  # each in their own language, whoever released the hold
+            notify(referral.referee_id, _("Your welcome reward is here"),
+                   _("Thanks for joining through a friend: your reward is now yours to use."))
+        with in_language(referral.referrer_id):
+            notify(referral.referrer_id, _("Your friend joined"),
+                   _("A friend you invited joined and qualified: your referral reward is now yours to use."))
         return True
 
 
@@ -495,7 +519,7 @@ def _book_milestones(referrer_id: int, cfg: dict) -> None:
         Referral.referrer_id == referrer_id, Referral.status == "rewarded"))
     for milestone in sorted(cfg["milestones"], key=lambda m: m["count"]):
         if milestone["count"] <= rewarded:
-            ledger.credit(referrer_id, milestone["points"], f"Referral milestone: {milestone['count']} friends",
+            ledger.credit(referrer_id, milestone["points"], MILESTONE_REASON % {"count": milestone["count"]},
                           PLUGIN.source("milestone", referrer_id, milestone["count"]))
 
 
@@ -520,7 +544,7 @@ def _reverse(referral: Referral, reason: str) -> Referral:
     """Take back both sides' rewards (held points, coupons) of a locked referral, once."""
     for side in ("referee", "referrer"):
         source = _side_source(referral.id, side)
-        ledger.reverse_credit(source, "Referral cancelled: the qualifying order was refunded")
+        ledger.reverse_credit(source, CANCELLED_REASON)
         coupon = db.session.scalar(select(Coupon).where(Coupon.source == f"{source}:coupon"))
         if coupon is not None:
             ledger.void_coupon(coupon.id)
@@ -691,7 +715,7 @@ def request_qr_export(member_ids: list[int] | None, image_format: str = "png", r
         known = set(db.session.scalars(select(Member.id).where(Member.id.in_(member_ids))))
         unknown = [member_id for member_id in member_ids if member_id not in known]
         if unknown:
-            raise ValidationFailed("Some members do not exist.",
+            raise ValidationFailed(_("Some members do not exist."),
                                    fields={"member_ids": [f"unknown: {', '.join(map(str, unknown[:20]))}"]})
     if run_in_background and not current_app.config.get("REDIS_URL"):
         size = len(member_ids) if member_ids is not None else member_count()
@@ -868,5 +892,5 @@ def _export_progress(export_id: int, **values) -> None:
 def get_export(export_id: int) -> ReferralQrExport:
     export = db.session.get(ReferralQrExport, export_id, populate_existing=True)
     if export is None:
-        raise NotFound(f"Export {export_id} does not exist.")
+        raise NotFound(_("Export %(id)s does not exist.", id=export_id))
     return export

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from core.errors import AppError, NotFound
 from core.extensions import db
+from core.i18n import _
 from core.members import services as members
 from core.members.models import Member
 from core.pages.views import begin_join
@@ -98,7 +99,7 @@ def join(code):
                 return _with_device(begin_join(form, context={"referral_code": found.code}, device_id=device),
                                     device)
         except AppError as exc:
-            error, status = exc.message, exc.status
+            error, status = exc.translated(), exc.status
     return _with_device(current_app.make_response((render_template(
         PLUGIN.template("join.html"), referrer_name=_first_name(referrer.name if referrer else ""), code=found.code,
         error=error, already_member=already_member, settings=services.settings()), status)), device)
@@ -113,4 +114,4 @@ def _with_device(response, device: str):
 
 def _first_name(name: str) -> str:
     # A share page is public: the friend sees who invited them, not their full name.
-    return (name or "").split()[0] if (name or "").split() else "A friend"
+    return (name or "").split()[0] if (name or "").split() else _("A friend")

@@ -64,6 +64,12 @@ def memberday_periodic_jobs():
 
 
 @hookimpl
+def memberday_translations():
+    # Catalogs made with `python -m core.catalogs memberday_birthday_gift` (or pybabel; see docs/plugins.md).
+    return str(HERE / "translations")
+
+
+@hookimpl
 def memberday_cli_commands():
     from .cli import birthday_gift
 
@@ -74,9 +80,12 @@ def memberday_cli_commands():
 
 @hookimpl
 def memberday_member_created(member, context):
+    from core.i18n import _, in_language
     from core.notifications.services import notify
 
-    notify(member.id, "Tell us your birthday", "Set it on your birthday page and get a gift in your birthday month.")
+    with in_language(member):  # the member's language, not the request's
+        notify(member.id, _("Tell us your birthday"),
+               _("Set it on your birthday page and get a gift in your birthday month."))
 
 
 # ---------------------------------------------------------------- filter hooks

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from core.database import transaction, utcnow
 from core.errors import Conflict, NotFound, Unauthorized
 from core.extensions import db
+from core.i18n import N_, _, in_language, stored_template
 from core.members.services import get_member
 from core.notifications.services import notify
 from core.rewards import services as rewards
@@ -21,6 +22,9 @@ from core.rewards.models import Coupon
 from . import PLUGIN
 from .models import Birthday, BirthdayGift
 
+# The gift's ledger reason: stored in English, shown in the reader's language (core.i18n.translate_stored).
+# Translators: ledger reason
+GIFT_REASON = stored_template(N_("Birthday gift %(year)s"))
 SIGNATURE_HEADER = "X-Birthday-Gift-Signature"
 log = logging.getLogger(__name__)
 
@@ -56,7 +60,7 @@ def set_birthday(member_id: int, month: int, day: int, *, set_by: str) -> Birthd
         rewards.lock_member(member_id)
         row = db.session.get(Birthday, member_id, populate_existing=True)
         if row is not None and set_by == "member" and (row.month, row.day) != (month, day):
-            raise Conflict("Your birthday is already set; ask us if it is wrong.", code="birthday_already_set")
+            raise Conflict(_("Your birthday is already set; ask us if it is wrong."), code="birthday_already_set")
         if row is None:
             row = Birthday(member_id=member_id, month=month, day=day, set_by=set_by)
             db.session.add(row)
@@ -75,7 +79,7 @@ def describe(member_id: int) -> dict:
     get_member(member_id)
     row = get_birthday(member_id)
     if row is None:
-        raise NotFound("No birthday is set for this member.")
+        raise NotFound(_("No birthday is set for this member."))
     gift = gift_of(member_id, brand_today().year)
     shown_gift = None
     if gift is not None:
@@ -102,11 +106,12 @@ def _give_gift(member_id: int, year: int) -> tuple[BirthdayGift, bool]:
         db.session.flush()
         source = gift_source(member_id, year)
         if gift.points:
-            rewards.credit(member_id, gift.points, f"Birthday gift {year}", source)
+            rewards.credit(member_id, gift.points, GIFT_REASON % {"year": year}, source)
         if config["coupon_template_id"]:
             coupon = rewards.issue_coupon(member_id, config["coupon_template_id"], source=f"{source}:coupon")
             gift.coupon_id = coupon.id
-        notify(member_id, "Happy birthday!", "Your birthday gift is waiting on your page.")
+        with in_language(member_id):  # in the member's language, whatever started the job
+            notify(member_id, _("Happy birthday!"), _("Your birthday gift is waiting on your page."))
         return gift, True
 
 
@@ -152,7 +157,7 @@ def check_signature(body: bytes, header: str | None) -> None:
     """The CRM signs the raw body with HMAC-SHA256 and the shared secret: ``sha256=<hex>``."""
     secret = settings().get("webhook_secret")
     if not secret:
-        raise NotFound("The birthday webhook is not configured.")
+        raise NotFound(_("The birthday webhook is not configured."))
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     if not header or not hmac.compare_digest(expected, header):
-        raise Unauthorized("The signature does not match.")
+        raise Unauthorized(_("The signature does not match."))

@@ -3,6 +3,7 @@ from flask import redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from core.errors import AppError
+from core.i18n import _
 from core.pages.views import signed_in_member
 from core.plugins import PageSection
 
@@ -23,13 +24,13 @@ def birthday_page():
         errors = BirthdayInSchema().validate({"month": _int(request.form.get("month")),
                                               "day": _int(request.form.get("day"))})
         if errors:
-            error = "Please choose a real day."
+            error = _("Please choose a real day.")
         else:
             try:
                 services.set_birthday(member.id, int(request.form["month"]), int(request.form["day"]),
                                       set_by="member")
             except AppError as exc:
-                error = exc.message
+                error = exc.translated()
             else:
                 return redirect(url_for("birthday_gift_pages.birthday_page"), code=303)
     birthday = services.get_birthday(member.id)
@@ -50,4 +51,4 @@ def member_section(member) -> PageSection:
     birthday = services.get_birthday(member.id)
     html = render_template(PLUGIN.template("section.html"), birthday=birthday,
                            points=services.settings()["gift_points"])
-    return PageSection("Birthday gift", Markup(html))
+    return PageSection(_("Birthday gift"), Markup(html))
