@@ -106,3 +106,16 @@ def test_the_member_pages_say_the_browsers_language(memberday_app, member):
         pages += [client.get(path) for path in ("/me", "/me/coupons", "/me/points", "/me/mall")]
         for page in pages:
             assert f'<html lang="{lang}">' in page.get_data(as_text=True), (header, page.request.path)
+
+
+def test_the_points_history_reads_ledger_reasons_in_the_members_language(memberday_app, member, operator_token):
+    from core.testing import bearer
+
+    order = {"external_id": "SHOP-77", "member_id": member["id"], "amount": "250.00"}
+    assert memberday_app.test_client().post("/api/v1/orders", json=order,
+                                            headers=bearer(operator_token)).status_code == 201
+    client = memberday_app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-TW"
+    sign_in_browser(client, member)
+    page = client.get("/me/points").get_data(as_text=True)
+    assert "訂單 SHOP-77" in page and "Order SHOP-77" not in page  # stored in English, shown translated
