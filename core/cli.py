@@ -164,6 +164,10 @@ def demo():
     set_operator_password(DEMO_ADMIN, password)
     click.echo(f"Operators' console: {current_app.config['PUBLIC_URL']}/console -- sign in as "
                f"{DEMO_ADMIN!r} with the password {password} (a new one each run).")
+    from core.demo import PEOPLE
+
+    click.echo(f"Members sign in at {current_app.config['PUBLIC_URL']}/me/login with a demo phone, e.g. "
+               f"{PEOPLE[5][1]}; the one-time code is printed in the server's log while no SMS plugin is on.")
     click.echo("Operator (admin) API token:")
     click.echo(token)
 
