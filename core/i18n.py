@@ -166,7 +166,10 @@ def _member_preference() -> str | None:
 
             principal = current_principal()  # an API call with a member's own token
             member_id = principal.id if principal is not None and principal.kind == "member" else None
-        if member_id:
+        held = g.get("principal_member")  # the member the token was checked against, already read
+        if member_id and held is not None and held.id == member_id:
+            preference = held.locale
+        elif member_id:
             preference = db.session.scalar(db.select(Member.locale).where(Member.id == member_id))
     except Exception:  # no session table yet (first migration), a broken cookie: no preference
         preference = None
