@@ -46,10 +46,19 @@ class AppError(Exception):
             return translate_stored(text)
         return text
 
+    def _translated_fields(self):
+        from flask import current_app, has_app_context
+
+        if not (has_app_context() and "babel" in current_app.extensions):
+            return self.fields
+        from core.validation_messages import translated_fields
+
+        return translated_fields(self.fields)
+
     def body(self) -> dict:
         error = {"code": self.code, "message": self.translated()}
         if self.fields is not None:
-            error["fields"] = self.fields
+            error["fields"] = self._translated_fields()
         error.update(self.extra)
         return {"error": error}
 

@@ -153,3 +153,23 @@ def test_an_operator_sets_a_members_language(memberday_client, operator_token, m
                                       headers=bearer(operator_token))
     assert response.status_code == 200
     assert response.get_json()["locale"] == "en" and response.get_json()["tier"] == "gold"
+
+
+def test_field_messages_of_a_bad_request_are_in_the_readers_language(memberday_client, operator_token):
+    from core.testing import bearer
+
+    def fields(language, body):
+        response = memberday_client.post("/api/v1/orders", json=body, headers={
+            **bearer(operator_token), "Accept-Language": language})
+        assert response.status_code == 400, response.get_json()
+        return response.get_json()["error"]["fields"]
+
+    body = {"external_id": "A-1", "member_id": "seven"}
+    english = fields("en", body)
+    assert english["member_id"] == ["Not a valid integer."] and english["amount"] == ["Missing data for required field."]
+    assert fields("zh-TW", body) == {"member_id": ["不是有效的整數。"], "amount": ["必填欄位缺少資料。"]}
+    assert fields("zh-CN", body)["member_id"] == ["不是有效的整数。"]
+    # Values are kept: the template is found in the English and filled into the translation.
+    long_id = fields("zh-TW", {"external_id": "x" * 500, "amount": "12.00", "member_id": 1})
+    assert long_id["external_id"] and all("%" not in text and ("長度" in text or "超過" in text)
+                                          for text in long_id["external_id"]), long_id
