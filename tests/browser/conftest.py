@@ -6,6 +6,7 @@ language). ``MEMBERDAY_SCREENSHOTS=1`` saves the main pages to ``docs/screenshot
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 CHROMIUM = os.environ.get("MEMBERDAY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CONSOLE_PASSWORD = "a long console password"
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +57,31 @@ def screenshot():
             page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     return take
+
+
+@pytest.fixture
+def admin(memberday_app):
+    """The demo brand (members, orders, coupons, campaigns), an admin "林小姐" and a staff member "門市 3",
+    both with the console password ``CONSOLE_PASSWORD``; the admin's name."""
+    from core.auth.services import create_operator
+    from core.demo import seed
+
+    with memberday_app.app_context():
+        seed()
+        create_operator("林小姐", "admin", password=CONSOLE_PASSWORD)
+        create_operator("門市 3", "staff", password=CONSOLE_PASSWORD)
+    return "林小姐"
+
+
+@pytest.fixture
+def console_sign_in():
+    """``console_sign_in(page, name)``: sign an operator of the ``admin`` fixture in on the console's form."""
+
+    def sign_in(page, name: str, password: str = CONSOLE_PASSWORD) -> None:
+        page.goto("/console/")
+        page.wait_for_url(re.compile(r"/console/sign-in"))
+        page.fill("#name", name)
+        page.fill("#password", password)
+        page.locator("main form button[type=submit]").click()
+
+    return sign_in
