@@ -1,7 +1,8 @@
 """A real browser for the members' pages: Playwright driving Debian's Chromium, phone-sized.
 
 One Chromium for the whole session; each test gets fresh browser contexts (cookies,
-language). ``MEMBERDAY_SCREENSHOTS=1`` saves the main pages to ``docs/screenshots/``.
+language); its camera is a fake one that films what ``fake_camera`` shows it.
+``MEMBERDAY_SCREENSHOTS=1`` saves the main pages to ``docs/screenshots/``.
 """
 from __future__ import annotations
 
@@ -19,15 +20,56 @@ CONSOLE_PASSWORD = "a long console password"
 
 
 @pytest.fixture(scope="session")
-def chromium():
+def camera_file(tmp_path_factory) -> Path:
+    """The video file Chromium's fake camera plays (Y4M; see ``fake_camera``), read when a page starts the camera."""
+    path = tmp_path_factory.mktemp("camera") / "camera.y4m"
+    write_y4m(path, _blank_frame())
+    return path
+
+
+@pytest.fixture(scope="session")
+def chromium(camera_file):
     if not os.path.exists(CHROMIUM):
         pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        # A camera that films ``camera_file``, allowed without asking: pages can scan what a test shows them.
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera_file}"])
         yield browser
         browser.close()
+
+
+def _blank_frame():
+    from PIL import Image
+
+    return Image.new("RGB", (320, 240), (255, 255, 255))
+
+
+def write_y4m(path: Path, image, frames: int = 2) -> None:
+    """Write ``image`` (a Pillow image) as a still Y4M video (4:2:0), the format Chromium's fake camera plays."""
+    frame = image.convert("RGB")
+    width, height = frame.width - frame.width % 2, frame.height - frame.height % 2
+    frame = frame.crop((0, 0, width, height)).convert("YCbCr")
+    luma, blue, red = frame.split()
+    half = (width // 2, height // 2)
+    data = b"FRAME\n" + luma.tobytes() + blue.resize(half).tobytes() + red.resize(half).tobytes()
+    with open(path, "wb") as video:
+        video.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode("ascii"))
+        video.write(data * frames)
+
+
+@pytest.fixture
+def fake_camera(camera_file):
+    """``fake_camera(image)``: the browser's camera films this Pillow image from the next time a page starts it."""
+
+    def show(image) -> None:
+        write_y4m(camera_file, image)
+
+    yield show
+    write_y4m(camera_file, _blank_frame())
 
 
 @pytest.fixture

@@ -113,12 +113,12 @@ def coupon_picture(memberday_app, member, tmp_path):
     photo.paste(qr, (120, 160))
     path = tmp_path / "coupon.png"
     photo.save(path)
-    return code, path
+    return code, path, photo
 
 
 def test_staff_scan_a_coupon_picture_it_is_redeemed_and_a_second_scan_says_already_redeemed(
         phone, admin, console_sign_in, coupon_picture, memberday_app, memberday_client, operator_token, screenshot):
-    code, picture = coupon_picture
+    code, picture, _ = coupon_picture
     page = phone("zh-TW")
     console_sign_in(page, "門市 3")
     page.wait_for_url(re.compile(r"/console/scan$"))
@@ -159,3 +159,23 @@ def test_staff_scan_a_coupon_picture_it_is_redeemed_and_a_second_scan_says_alrea
     expect(headline).to_have_text(in_language(memberday_app, "zh_Hant", "Already redeemed"))
     expect(page.locator("#scan-detail")).to_contain_text("免費拿鐵")
     screenshot(page, "console-scanner-already-redeemed")
+
+
+def test_staff_point_the_camera_at_a_coupon_it_is_redeemed_and_while_it_stays_in_view_already_redeemed(
+        phone, admin, console_sign_in, coupon_picture, fake_camera, memberday_app, memberday_client, operator_token):
+    code, _, photo = coupon_picture
+    fake_camera(photo)  # Chromium's fake camera films the member's phone showing the coupon
+    page = phone("zh-TW")
+    console_sign_in(page, "門市 3")
+    page.wait_for_url(re.compile(r"/console/scan$"))
+    headline = page.locator("#scan-headline")
+    with page.expect_request(re.compile(r"/console/scan/redeem$")) as sent:
+        page.locator("#scan-camera").click()
+    assert sent.value.post_data_json == {"code": code} and sent.value.headers.get("idempotency-key")
+    expect(page.locator("#scan-video")).to_be_visible()
+    expect(headline).to_have_text(in_language(memberday_app, "zh_Hant", "Redeemed"))
+    answer = memberday_client.get(f"/api/v1/coupons/{code}", headers=bearer(operator_token))
+    assert answer.get_json()["status"] == "redeemed"
+    # The code is still in front of the camera: read again a moment later, it is refused, not redeemed twice.
+    expect(headline).to_have_text(in_language(memberday_app, "zh_Hant", "Already redeemed"))
+    expect(page.locator("#scan-result")).to_have_class(re.compile(r"\bbad\b"))
