@@ -1,11 +1,13 @@
 """A real browser for the members' pages: Playwright driving Debian's Chromium, phone-sized.
 
 One Chromium for the whole session; each test gets fresh browser contexts (cookies,
-language). ``MEMBERDAY_SCREENSHOTS=1`` saves the main pages to ``docs/screenshots/``.
+language); its camera is a fake one that films what ``fake_camera`` shows it.
+``MEMBERDAY_SCREENSHOTS=1`` saves the main pages to ``docs/screenshots/``.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -14,18 +16,60 @@ import pytest
 CHROMIUM = os.environ.get("MEMBERDAY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CONSOLE_PASSWORD = "a long console password"
 
 
 @pytest.fixture(scope="session")
-def chromium():
+def camera_file(tmp_path_factory) -> Path:
+    """The video file Chromium's fake camera plays (Y4M; see ``fake_camera``), read when a page starts the camera."""
+    path = tmp_path_factory.mktemp("camera") / "camera.y4m"
+    write_y4m(path, _blank_frame())
+    return path
+
+
+@pytest.fixture(scope="session")
+def chromium(camera_file):
     if not os.path.exists(CHROMIUM):
         pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        # A camera that films ``camera_file``, allowed without asking: pages can scan what a test shows them.
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera_file}"])
         yield browser
         browser.close()
+
+
+def _blank_frame():
+    from PIL import Image
+
+    return Image.new("RGB", (320, 240), (255, 255, 255))
+
+
+def write_y4m(path: Path, image, frames: int = 2) -> None:
+    """Write ``image`` (a Pillow image) as a still Y4M video (4:2:0), the format Chromium's fake camera plays."""
+    frame = image.convert("RGB")
+    width, height = frame.width - frame.width % 2, frame.height - frame.height % 2
+    frame = frame.crop((0, 0, width, height)).convert("YCbCr")
+    luma, blue, red = frame.split()
+    half = (width // 2, height // 2)
+    data = b"FRAME\n" + luma.tobytes() + blue.resize(half).tobytes() + red.resize(half).tobytes()
+    with open(path, "wb") as video:
+        video.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode("ascii"))
+        video.write(data * frames)
+
+
+@pytest.fixture
+def fake_camera(camera_file):
+    """``fake_camera(image)``: the browser's camera films this Pillow image from the next time a page starts it."""
+
+    def show(image) -> None:
+        write_y4m(camera_file, image)
+
+    yield show
+    write_y4m(camera_file, _blank_frame())
 
 
 @pytest.fixture
@@ -55,3 +99,31 @@ def screenshot():
             page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     return take
+
+
+@pytest.fixture
+def admin(memberday_app):
+    """The demo brand (members, orders, coupons, campaigns), an admin "林小姐" and a staff member "門市 3",
+    both with the console password ``CONSOLE_PASSWORD``; the admin's name."""
+    from core.auth.services import create_operator
+    from core.demo import seed
+
+    with memberday_app.app_context():
+        seed()
+        create_operator("林小姐", "admin", password=CONSOLE_PASSWORD)
+        create_operator("門市 3", "staff", password=CONSOLE_PASSWORD)
+    return "林小姐"
+
+
+@pytest.fixture
+def console_sign_in():
+    """``console_sign_in(page, name)``: sign an operator of the ``admin`` fixture in on the console's form."""
+
+    def sign_in(page, name: str, password: str = CONSOLE_PASSWORD) -> None:
+        page.goto("/console/")
+        page.wait_for_url(re.compile(r"/console/sign-in"))
+        page.fill("#name", name)
+        page.fill("#password", password)
+        page.locator("main form button[type=submit]").click()
+
+    return sign_in

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-PASSWORD = "a long console password"
+PASSWORD = "a long console password"  # the ``admin`` fixture's operators (conftest.py)
 
 try:
     from core.testing import memberday_page_server  # noqa: F401  (the browser fixtures' server)
@@ -24,19 +24,6 @@ except ImportError:  # an older core.testing: serve the app from a thread here
         yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}")
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def admin(memberday_app):
-    """The demo brand (members, orders, coupons, campaigns) and an admin with a console password."""
-    from core.auth.services import create_operator
-    from core.demo import seed
-
-    with memberday_app.app_context():
-        seed()
-        create_operator("林小姐", "admin", password=PASSWORD)
-        create_operator("門市 3", "staff", password=PASSWORD)
-    return "林小姐"
 
 
 def sign_in(page, name: str, password: str = PASSWORD) -> None:
