@@ -183,15 +183,18 @@ def visitor_choice() -> str | None:
     return value if value in LOCALES else None
 
 
+def browser_locale() -> str | None:
+    """The first language of the browser's ``Accept-Language`` (in its order) that we have, or None."""
+    for tag, _quality in request.accept_languages:
+        locale = normalise(tag)
+        if locale:
+            return locale
+    return None
+
+
 def select_locale() -> str:
     if has_request_context():
-        preference = _member_preference() or visitor_choice()
-        if preference:
-            return preference
-        for tag, _quality in request.accept_languages:
-            locale = normalise(tag)
-            if locale:
-                return locale
+        return _member_preference() or visitor_choice() or browser_locale() or brand_locale()
     return brand_locale()
 
 

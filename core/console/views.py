@@ -26,7 +26,7 @@ from core.console.forms import local_datetime, form_fields, problems, read_form
 from core.database import utcnow
 from core.errors import AppError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from core.extensions import db
-from core.i18n import LOCALES, normalise
+from core.i18n import LOCALES, browser_locale, normalise
 from core.idempotency import idempotent
 from core.members import audience
 from core.members import services as members
@@ -189,14 +189,7 @@ def console_locale() -> str | None:
     """The console's language: the browser's choice, else its Accept-Language; None outside the console."""
     if not has_request_context() or not request.path.startswith("/console"):
         return None
-    chosen = normalise(session.get(auth.LOCALE_KEY))
-    if chosen:
-        return chosen
-    for tag, _quality in request.accept_languages:
-        locale = normalise(tag)
-        if locale:
-            return locale
-    return None
+    return normalise(session.get(auth.LOCALE_KEY)) or browser_locale()
 
 
 # ------------------------------------------------------------------ dashboard

@@ -1,4 +1,6 @@
 """Small helpers the plugin host tests share: registering test plugins and reading the API."""
+import time
+
 from core.testing import bearer
 
 
@@ -39,3 +41,22 @@ def audit(client, token, plugin_id) -> list[dict]:
     assert response.status_code == 200, response.get_json()
     return response.get_json()["items"]
 
+
+
+def eventually(check, within: float = 5.0) -> bool:
+    """Poll ``check`` until it holds or ``within`` seconds pass; its last answer."""
+    deadline = time.monotonic() + within
+    while True:
+        if check():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
+def send(client, token, text, message_id, sender="+886900000001"):
+    """An inbound message through the API; the reply."""
+    response = client.post("/api/v1/messages", headers=bearer(token),
+                           json={"channel": "sms", "from": sender, "text": text, "message_id": message_id})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["reply"]

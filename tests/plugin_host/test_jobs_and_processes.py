@@ -2,13 +2,12 @@
 database (pushed to it, within a second), and in an rq worker that picks up a job queued while
 the plugin was still on."""
 
-import time
 
 import pytest
 
 from core.testing import LiveServer
 
-from hostkit import operator_notes, patch_plugin, plugin
+from hostkit import eventually, operator_notes, patch_plugin, plugin
 
 
 def enqueue(app, name, *args):
@@ -46,15 +45,6 @@ def second_process(probe_installed, memberday_app):
     server.stop()
 
 
-def eventually(check, within: float = 5.0):
-    """Poll ``check`` until it holds or ``within`` seconds pass; its last answer."""
-    deadline = time.monotonic() + within
-    while True:
-        if check():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
 
 
 def order_seen(server, token, external_id):

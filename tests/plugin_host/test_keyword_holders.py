@@ -7,18 +7,13 @@ import pytest
 from core.plugins import PluginInfo, hookimpl
 from core.testing import bearer
 
-from hostkit import patch_plugin, plugin, register
+from hostkit import patch_plugin, plugin, register, send
 
 
 def iso(value):
     return value.isoformat()
 
 
-def send(client, token, text, message_id, sender="+886900000001"):
-    response = client.post("/api/v1/messages", headers=bearer(token),
-                           json={"channel": "sms", "from": sender, "text": text, "message_id": message_id})
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()["reply"]
 
 
 class CheckIn:

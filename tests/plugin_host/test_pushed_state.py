@@ -3,7 +3,6 @@
 A change commits a PostgreSQL ``NOTIFY``; every process listening on the database re-reads the
 flags. A periodic check catches a notice that was lost; settings handed to plugins are read-only.
 """
-import time
 
 import pytest
 from sqlalchemy import text
@@ -12,21 +11,13 @@ from core.plugins import PluginInfo
 from core.plugins.host import current_host
 from core.testing import make_app
 
-from hostkit import patch_plugin, register
+from hostkit import eventually, patch_plugin, register
 
 
 class Greeter:
     PLUGIN = PluginInfo(id="greeter", name="Greeter")
 
 
-def eventually(check, within: float = 5.0) -> bool:
-    deadline = time.monotonic() + within
-    while True:
-        if check():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
 
 
 def enabled_in(app, plugin_id: str) -> bool:
