@@ -166,7 +166,7 @@ def join():
         try:
             return begin_join(request.form, context={})
         except AppError as exc:
-            error, status, headers = exc.message, exc.status, retry_after(exc)
+            error, status, headers = exc.translated(), exc.status, retry_after(exc)
     return render_template("join.html", error=error, verified_phone=_proved("verified_phone"),
                            wechat=bool(_proved("wechat_openid")), wechat_sign_in=wechat_configured()), status, headers
 
@@ -185,7 +185,7 @@ def login():
             send_code_to(phone)
             return redirect(url_for("pages.enter_code"), code=303)
         except AppError as exc:
-            error, status, headers = exc.message, exc.status, retry_after(exc)
+            error, status, headers = exc.translated(), exc.status, retry_after(exc)
     return render_template("login.html", error=error, wechat_sign_in=wechat_configured()), status, headers
 
 
@@ -202,7 +202,7 @@ def enter_code():
             codes.check_code(phone, request.form.get("code") or "")
             return _phone_proved(phone)
         except AppError as exc:
-            error, status = exc.message, exc.status
+            error, status = exc.translated(), exc.status
     return render_template("code.html", error=error, phone=codes.mask(phone),
                            joining=bool(session.get("pending_join"))), status
 
@@ -378,7 +378,7 @@ def redeem_coupon(code):
 def _redeem_refusal(exc: AppError) -> str:
     return {"already_redeemed": _("This coupon has already been used."),
             "expired": _("This coupon has expired."),
-            "wrong_channel": _("This coupon can only be used in store.")}.get(exc.code, exc.message)
+            "wrong_channel": _("This coupon can only be used in store.")}.get(exc.code, exc.translated())
 
 
 @blp.route("/me/points")

@@ -85,7 +85,7 @@ def _said(error: AppError) -> str:
             "already_announced": _("The audience was fixed when the week was announced."),
             "cancelled": _("This week was cancelled."),
             "already_cancelled": _("this week is already cancelled."),
-            "already_ended": _("this week has ended.")}.get(error.code, error.message)
+            "already_ended": _("this week has ended.")}.get(error.code, error.translated())
 
 
 def _refusal(error: AppError) -> dict:

@@ -96,7 +96,7 @@ def _refusal_text(error: AppError, event) -> str:
         return _("Sign-up for %(title)s is closed.", title=event.title)
     if error.code == "not_eligible":
         return _("Sorry, %(title)s is not open to your membership.", title=event.title)
-    return error.message
+    return error.translated()
 
 
 def _join_page(event, **context) -> str:
@@ -124,7 +124,7 @@ def join(event_id):
             return begin_join(request.form, context={"event_id": event_id},
                               then=url_for("offline_events_pages.event_page", event_id=event_id))
         except AppError as exc:
-            error, status = exc.message, exc.status
+            error, status = exc.translated(), exc.status
     elif request.method == "POST":
         form = request.form
         name = (form.get("name") or "").strip()[:100]
@@ -138,7 +138,7 @@ def join(event_id):
                     marketing_consent=bool(form.get("consent")),
                     context={"channel": identity["c"] if identity else "web", "event_id": event_id})
             except AppError as exc:
-                error, status = exc.message, exc.status
+                error, status = exc.translated(), exc.status
             else:
                 sign_in(member)
                 try:

@@ -74,7 +74,7 @@ def item(item_id):
         except ValidationError as error:
             errors, values, status = error.messages, data, 400
         except AppError as error:
-            errors, values, status = error.fields or {"_schema": [error.message]}, data, error.status
+            errors, values, status = error.fields or {"_schema": [error.translated()]}, data, error.status
         else:
             flash(_("Saved."), "ok")
             return redirect(url_for("points_mall_console.item", item_id=item_id), code=303)
@@ -94,7 +94,7 @@ def codes_import(item_id):
     try:
         result = services.import_codes(item_id, services.codes_from_csv(upload.read()))
     except AppError as error:
-        flash(_("Nothing was imported: %(problem)s", problem=error.message), "error")
+        flash(_("Nothing was imported: %(problem)s", problem=error.translated()), "error")
     else:
         flash(_("Imported %(imported)s codes; %(duplicates)s refused as duplicates; %(left)s available now.",
                 imported=result["imported"], duplicates=result["duplicates"], left=result["codes_left"]), "ok")
@@ -109,7 +109,7 @@ def redemption_cancel(redemption_id):
     try:
         services.cancel(redemption_id, actor=_actor())
     except AppError as error:
-        flash(error.message, "error")
+        flash(error.translated(), "error")
     else:
         flash(_("Redemption %(id)s cancelled: points and stock are back.", id=redemption_id), "ok")
     target = request.form.get("back") == "item"

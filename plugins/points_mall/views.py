@@ -74,7 +74,7 @@ def _refusal(exc: AppError) -> str:
             "out_of_stock": _("Sorry, this is all gone."),
             "limit_reached": _("You have already taken as many as one member may."),
             "not_eligible": _("This reward is not offered to you."),
-            "not_on_sale": _("This reward is not on offer now.")}.get(exc.code, exc.message)
+            "not_on_sale": _("This reward is not on offer now.")}.get(exc.code, exc.translated())
 
 
 @pages.route("/vouchers/<int:redemption_id>")

@@ -79,7 +79,7 @@ def export_create():
     except ValidationError as error:
         flash(_("The export was not started: %(problem)s", problem=problems(error.messages)), "error")
     except AppError as error:
-        flash(_("The export was not started: %(problem)s", problem=problems(error.fields or error.message)),
+        flash(_("The export was not started: %(problem)s", problem=problems(error.fields or error.translated())),
               "error")
     else:
         flash(_("Export %(id)s started.", id=export.id), "ok")
