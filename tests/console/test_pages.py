@@ -316,3 +316,15 @@ def test_dashboard_counts_members_by_stage(console):
     assert 'data-chart="stage-chart"' in page
     assert '{"name": "prospect", "value": 1}, {"name": "new", "value": 1}' in page
     assert '{"name": "at risk", "value": 0}' in page  # stages are named in words
+
+
+def test_a_plugins_page_shows_its_keywords(console):
+    from datetime import datetime, timedelta, timezone
+
+    starts = datetime.now(timezone.utc) + timedelta(days=2)
+    event = console.http.post("/api/v1/events", headers=api(console), json={
+        "title": "Fan party", "venue": "Xinyi store", "capacity": 10, "signup_keyword": "報名",
+        "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=2)).isoformat()})
+    assert event.status_code == 201, event.get_json()
+    page = console.get("/console/plugins/offline_events").get_data(as_text=True)
+    assert "Keywords:" in page and "報名" in page
