@@ -54,8 +54,8 @@ ATTENDANCE_POINTS = 10
 SCAN_EVERY = 2.0  # seconds between two scans of one scanner at the door's pace
 FLOOR_TICKETS = 200  # the floor lets each of its tickets in and out again, in turn
 PROFILES = {
-    "full": dict(pairs=4, duration=2.0, warmup=0.5, tickets=2500, rushes=3, pace_seconds=20),
-    "quick": dict(pairs=1, duration=1.0, warmup=0.3, tickets=800, rushes=1, pace_seconds=8),
+    "full": dict(pairs=4, duration=2.0, warmup=0.5, tickets=12000, rushes=3, pace_seconds=20),
+    "quick": dict(pairs=1, duration=1.0, warmup=0.3, tickets=4000, rushes=1, pace_seconds=8),
 }
 
 
@@ -430,7 +430,8 @@ def main(argv=None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="memberday-bench-"))
     db_name = run.create_database()
     env = dict(os.environ, DATABASE_URL=run.database_url(db_name), MEMBERDAY_ENV="production",
-               SECRET_KEY=secrets.token_urlsafe(32), MEMBERDAY_INSTANCE_PATH=str(workdir / "instance"),
+               SECRET_KEY=secrets.token_urlsafe(32), MEMBERDAY_WECHAT_TOKEN=secrets.token_hex(16),
+               MEMBERDAY_RATE_LIMITS_ENABLED="0", MEMBERDAY_INSTANCE_PATH=str(workdir / "instance"),
                MEMBERDAY_RQ_QUEUE=f"memberday_bench_{db_name[len('memberday_bench_'):]}")
     env.pop("REDIS_URL", None)
     use_redis = run.redis_available()
