@@ -1211,7 +1211,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run (one pair per case, short windows)")
     parser.add_argument("--only", metavar="NAME", help="cases or groups, comma-separated "
-                        "(groups: core, host, referral, mall)")
+                        "(groups: core, host, referral, mall, week)")
     parser.add_argument("--pairs", type=int, help="override the number of pairs per case")
     parser.add_argument("--duration", type=float, help="override the seconds measured per window")
     parser.add_argument("--json", metavar="PATH", help="also write every figure to this JSON file")
