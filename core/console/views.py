@@ -230,7 +230,7 @@ def plugin_switch(plugin_id):
     except AppError as error:
         if error.status == 404:
             raise
-        flash(error.message, "error")
+        flash(error.translated(), "error")
     else:
         flash(_("%(plugin)s is on.", plugin=plugin_id) if enabled else _("%(plugin)s is off.", plugin=plugin_id),
               "ok")
@@ -364,7 +364,7 @@ def member_points(member_id):
     except AppError as error:
         if error.status == 404:
             raise
-        flash(_("Not booked: %(problem)s", problem=error.message), "error")
+        flash(_("Not booked: %(problem)s", problem=error.translated()), "error")
     else:
         flash(_("Booked %(points)+d points.", points=entry.points), "ok")
     return redirect(url_for("console.member", member_id=member_id), code=303)
@@ -424,7 +424,7 @@ def refund(order_id):
         except AppError as error:
             if error.status == 404:
                 raise
-            flash(error.message, "error")
+            flash(error.translated(), "error")
         else:
             flash(_("Order %(order)s is refunded; the points it earned were taken back.",
                     order=refunded.external_id), "ok")
@@ -503,7 +503,7 @@ def _operator(operator_id: int) -> Operator:
 def _password_problem(error: AppError) -> str:
     if "password" in (error.fields or {}):
         return _("A password has at least %(count)s characters.", count=PASSWORD_MIN_LENGTH)
-    return error.message
+    return error.translated()
 
 
 @blp.route("/operators", methods=["GET", "POST"])
@@ -666,7 +666,7 @@ def scan_redeem():
         coupon = rewards.redeem_coupon(code, g.principal)
     except AppError as error:
         reason = error.code if error.code in REASONS else "not_found" if error.status == 404 else error.code
-        answer = {"status": "error", "reason": reason, "message": str(REASONS.get(reason, error.message))}
+        answer = {"status": "error", "reason": reason, "message": str(REASONS.get(reason, error.translated()))}
         known = db.session.scalar(select(Coupon).where(Coupon.code == code)) if error.status == 409 else None
         if known is not None:  # what the till needs to explain the refusal
             answer.update(_till_view(known))

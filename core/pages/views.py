@@ -27,6 +27,7 @@ from core.database import transaction, utcnow
 from core.errors import AppError
 from core.extensions import db
 from core.i18n import _, current_locale
+from core.language import safe_next
 from core.members import services as members
 from core.members.models import Member
 from core.notifications.services import inbox
@@ -126,7 +127,7 @@ def begin_join(form, *, context: dict, device_id: str | None = None, then: str |
     ``AppError`` (a clear message for the form) when the form is wrong. Campaign pages share it
     with ``/join``: referral's landing page passes its referral ``context``, an event's its page.
     """
-    then = then if then and then.startswith("/") and not then.startswith("//") else None
+    then = then if then and safe_next(then) == then else None  # a path on this site only
     name = (form.get("name") or "").strip()[:100]
     if not name:
         raise AppError(_("Please tell us your name."), code="validation_error")

@@ -690,6 +690,12 @@ def claim(week_id: int, member_id: int, benefit_id: int, now: datetime | None = 
         # What the answer shows -- the benefit's kind, the coupon and its template -- does not change
         # with this commit: it is kept loaded rather than read again.
         with transaction(keep_loaded=True):
+            # The week again, under a share lock: a cancel commits under its row lock, so a claim
+            # either sees the cancel or holds the cancel back until it has committed.
+            status = db.session.scalar(select(MemberWeek.status).where(MemberWeek.id == week.id)
+                                       .with_for_update(read=True))
+            if status == "cancelled":
+                raise Conflict(_("This week is not running."), code="not_running")
             record = Claim(week_id=week.id, benefit=benefit, member_id=member_id, created_at=now)
             db.session.add(record)
             db.session.flush()
@@ -707,8 +713,10 @@ def claim(week_id: int, member_id: int, benefit_id: int, now: datetime | None = 
             _record(week.id, member_id, "claim", now)
             db.session.flush()
             return record
-    except IntegrityError as error:
-        if "one_claim_per_member" in str(error.orig):
+    except IntegrityError:
+        db.session.rollback()
+        # The one claim per member and benefit (PostgreSQL names the constraint, SQLite the columns).
+        if db.session.scalar(select(Claim.id).where(Claim.benefit_id == benefit.id, Claim.member_id == member_id)):
             raise Conflict(_("This benefit has already been claimed."), code="already_claimed") from None
         raise
 

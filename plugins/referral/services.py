@@ -355,6 +355,8 @@ def qualify(referral_id: int, order_external_id: str | None = None, now: datetim
         referral.hold_until = now + timedelta(days=cfg["hold_days"])
         referral.qualifying_order = order_external_id
         expires_at = referral.hold_until + timedelta(days=current_app.config["POINTS_EXPIRY_DAYS"])
+        # Both sides locked at once, in id order, as the release job locks them: never a deadlock.
+        ledger.lock_members([referral.referee_id, referral.referrer_id])
         for side, member_id, points, reason in (
                 ("referee", referral.referee_id, cfg["referee_points"], REFEREE_REASON),
                 ("referrer", referral.referrer_id, cfg["referrer_points"], REFERRER_REASON)):
@@ -460,13 +462,13 @@ def _book_milestones_of(referrer_ids: set[int], cfg: dict) -> None:
         select(Referral.referrer_id, func.count(Referral.id))
         .where(Referral.referrer_id.in_(referrer_ids), Referral.status == "rewarded")
         .group_by(Referral.referrer_id)).all())
-    due = {f"referral:milestone:{referrer_id}:{milestone['count']}": (referrer_id, milestone)
+    due = {PLUGIN.source("milestone", referrer_id, milestone["count"]): (referrer_id, milestone)
            for referrer_id, count in rewarded.items()
            for milestone in cfg["milestones"] if milestone["count"] <= count}
     booked = set(db.session.scalars(select(PointsEntry.source).where(PointsEntry.source.in_(list(due))))) if due else set()
     for source, (referrer_id, milestone) in sorted(due.items(), key=lambda item: (item[1][0], item[1][1]["count"])):
         if source not in booked:
-            ledger.credit(referrer_id, milestone["points"], f"Referral milestone: {milestone['count']} friends", source)
+            ledger.credit(referrer_id, milestone["points"], MILESTONE_REASON % {"count": milestone["count"]}, source)
 
 
 def release_referral(referral_id: int, now: datetime | None = None) -> bool:
@@ -542,6 +544,7 @@ def order_refunded(order: Order, member: Member) -> Referral | None:
 
 def _reverse(referral: Referral, reason: str) -> Referral:
     """Take back both sides' rewards (held points, coupons) of a locked referral, once."""
+    ledger.lock_members([referral.referee_id, referral.referrer_id])  # in id order, as the release job
     for side in ("referee", "referrer"):
         source = _side_source(referral.id, side)
         ledger.reverse_credit(source, CANCELLED_REASON)

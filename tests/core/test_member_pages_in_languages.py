@@ -28,9 +28,14 @@ def chinese_member(memberday_app, memberday_client, operator_token):
 def test_chinese_browsers_read_the_member_pages_with_no_english_word(memberday_app, chinese_member, header, lang):
     client = memberday_app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = header
-    pages = {path: client.get(path).get_data(as_text=True) for path in SIGNED_OUT}
+    def read(path):
+        response = client.get(path)
+        assert response.status_code == 200, path  # the page itself, not an error page in Chinese
+        return response.get_data(as_text=True)
+
+    pages = {path: read(path) for path in SIGNED_OUT}
     sign_in_browser(client, chinese_member)
-    pages.update({path: client.get(path).get_data(as_text=True) for path in PAGES})
+    pages.update({path: read(path) for path in PAGES})
     for path, html in pages.items():
         assert f'<html lang="{lang}">' in html, path
         html = html.replace(chinese_member["coupon_code"], "")  # the code itself, in the images' alt text

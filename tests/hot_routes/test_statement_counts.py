@@ -164,11 +164,12 @@ SHARE_LINK = 0
 # cached QR answered 304: nothing (the code, the flags and the image's ETag are in memory).
 QR_304 = 0
 # mall redemption: the member behind the token; the idempotency key; the item; the offers hook in
-#   its savepoint (3); under the member lock (taken once, passed to the ledger, which neither locks
-#   nor reads the member again, nor looks for a booking under the new redemption's source): the
+#   its savepoint (3); under the member lock: the item again (its price and sale window now);
+#   the lock is taken once and passed to the ledger, which neither locks
+#   nor reads the member again, nor looks for a booking under the new redemption's source: the
 #   redemption, the due-to-expire and spendable lots (2), balance, entry, allocation, lot, the
 #   stock's conditional UPDATE ... RETURNING (what the response shows), the stored answer.
-MALL_REDEMPTION = 16
+MALL_REDEMPTION = 17
 
 
 def test_a_request_that_said_it_only_reads_cannot_open_a_transaction(memberday_app):

@@ -100,3 +100,37 @@ def test_claims_only_while_the_week_runs(memberday_app, memberday_client, admin,
                                  headers=admin).status_code == 403
     assert memberday_client.post(f"/api/v1/member-weeks/{week['id']}/claim", json={"benefit_id": "x"},
                                  headers=member["headers"]).status_code == 400
+
+
+def test_a_claim_waiting_on_a_cancel_is_refused_once_the_cancel_commits(memberday_app, new_member, new_week,
+                                                                        coupon_template, tick):
+    import threading
+    import time
+
+    import psycopg
+
+    member = new_member()
+    starts, ends = running_window()
+    week = new_week(starts_at=starts, ends_at=ends, holdout_percent=0, benefits=[
+        {"title": "Coffee", "kind": "coupon", "coupon_template_id": coupon_template(), "stock": 10}])
+    tick()
+    # An operator's cancel, half way: the week's row is locked and its status changed, not yet committed.
+    canceller = psycopg.connect(memberday_app.config["DATABASE_URL"])
+    canceller.execute("UPDATE member_week_weeks SET status = 'cancelled' WHERE id = %s", (week["id"],))
+    answers = []
+    waiting = threading.Thread(target=lambda: answers.append(
+        claim(memberday_app.test_client(), member, week["id"], week["benefits"][0]["id"])))
+    waiting.start()
+    deadline = time.monotonic() + 30
+    watcher = psycopg.connect(memberday_app.config["DATABASE_URL"], autocommit=True)
+    while time.monotonic() < deadline and not watcher.execute(
+            "SELECT 1 FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'").fetchone():
+        time.sleep(0.05)
+    watcher.close()
+    canceller.commit()
+    canceller.close()
+    waiting.join(30)
+
+    assert answers and answers[0].status_code == 409, answers and answers[0].get_json()
+    assert answers[0].get_json()["error"]["code"] == "not_running"
+    assert _coupons(memberday_app, member["id"]) == 0

@@ -25,6 +25,14 @@ def test_a_week_runs_on_sqlite_from_snapshot_to_report(memberday_sqlite_app):
         order, _ = report_paid_order("SQLITE-1", inside, 100)
         assert order.points_earned == 200
         assert services.claim(week.id, inside, week.benefits[0].id).points == 10
+        # A second claim is the rule's 409, not a 500, although SQLite names no constraint.
+        import pytest
+
+        from core.errors import Conflict
+
+        with pytest.raises(Conflict) as second:
+            services.claim(week.id, inside, week.benefits[0].id)
+        assert second.value.code == "already_claimed"
         figures = report.compute(week.id)
         assert figures["participants"] == week.participants_count
         assert figures["engaged"]["members"] == 1 and figures["engaged"]["aov"] == "100.00"

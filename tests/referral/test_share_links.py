@@ -188,3 +188,10 @@ def test_operator_landing_page_receives_the_code(memberday_client, referrer, con
     configure(landing_url="https://shop.example.com/invite/{code}?utm_source=referral")
     response = memberday_client.get(f"/r/{referrer['code']}")
     assert response.headers["Location"] == f"https://shop.example.com/invite/{referrer['code']}?utm_source=referral"
+
+
+def test_a_share_link_without_a_code_or_with_more_is_a_page_not_found_in_the_readers_language(memberday_client):
+    for path in ("/r", "/r/", "/r/a/b", "/r/NOPE999"):
+        response = memberday_client.get(path, headers={"Accept": "text/html", "Accept-Language": "zh-TW"})
+        assert response.status_code == 404, path
+        assert '<html lang="zh-Hant">' in response.get_data(as_text=True), path
