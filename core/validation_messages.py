@@ -36,13 +36,16 @@ MESSAGES = [stored_template(text) for text in (
     N_("Length must be %(equal)s."),
     N_("Shorter than minimum length %(min)s."),
     N_("Longer than maximum length %(max)s."),
-    N_("Must be one of: %(choices)s."),
+    N_("Must be one of: %(choices)s."),  # MUST_BE_ONE_OF
     N_("Must be greater than or equal to %(min)s and less than or equal to %(max)s."),
     N_("Must be greater than or equal to %(min)s."),
     N_("Must be less than or equal to %(max)s."),
     N_("Must be greater than %(min)s."),
     N_("Must be less than %(max)s."),
 )]
+
+# What our own validators say when a value is not among the choices (the same words as marshmallow's OneOf).
+MUST_BE_ONE_OF = "Must be one of: %(choices)s."
 
 
 def translated_fields(messages):

@@ -21,6 +21,9 @@ from marshmallow import fields as mf
 from marshmallow import missing
 from marshmallow import validate
 
+from core.i18n import translate_stored
+from core.validation_messages import translated_fields
+
 
 @dataclass
 class FormField:
@@ -94,9 +97,9 @@ def form_fields(schema, values: dict | None = None, errors: dict | None = None,
         if value is None and name not in values and schema_field.load_default is not missing:
             default = schema_field.load_default
             value = default() if callable(default) else default
-        messages = errors.get(name) or []
+        messages = translated_fields(errors.get(name) or [])
         if isinstance(messages, dict):  # nested errors: one line each
-            messages = [f"{key}: {value}" for key, value in messages.items()]
+            messages = [f"{key}: {problems(value)}" for key, value in messages.items()]
         result.append(FormField(
             name=name, label=label_for(name, schema_field), kind=kind,
             value="" if kind == "password" else _shown(kind, value),
@@ -160,10 +163,22 @@ def read_form(schema, form, exclude: tuple = ()) -> dict:
     return data
 
 
-def problems(messages) -> str:
-    """A marshmallow error dict on one line, for a flash message."""
+def problems(messages, schema=None, labels: dict | None = None) -> str:
+    """A marshmallow error dict on one line, for a flash message, in the reader's language.
+
+    Fields are named by their labels: ``labels`` (name -> label) first, then the ``schema``'s
+    field metadata; the messages are translated (``translated_fields``).
+    """
     if isinstance(messages, dict):
-        return "; ".join(f"{label_for(str(name))}: {problems(value)}" for name, value in messages.items())
-    if isinstance(messages, list):
+        fields = schema.fields if schema is not None else {}
+        return "; ".join(f"{_field_label(str(name), fields.get(name), labels)}: {problems(value)}"
+                         for name, value in messages.items())
+    if isinstance(messages, (list, tuple)):
         return ", ".join(problems(value) for value in messages)
-    return str(messages)
+    return translate_stored(str(messages))
+
+
+def _field_label(name: str, schema_field, labels: dict | None) -> str:
+    if labels and name in labels:
+        return str(labels[name])
+    return label_for(name, schema_field)

@@ -281,7 +281,7 @@ def member_list():
     try:
         chosen = audience.Audience.from_dict(audience.AudienceSchema().load(wanted))
     except ValidationError as error:
-        raise ValidationFailed(problems(error.messages), fields=error.messages) from None
+        raise ValidationFailed(problems(error.messages, audience.AudienceSchema()), fields=error.messages) from None
     query = select(Member).where(audience.member_filter(chosen)).order_by(Member.id.desc()).limit(PER_PAGE + 1)
     if text:
         query = query.where(members.search_condition(text))
@@ -321,7 +321,7 @@ def audience_preview():
             try:
                 loaded[key] = audience.Audience.from_dict(audience.AudienceSchema().load(shown[key]))
             except ValidationError as error:
-                errors[key] = problems(error.messages)
+                errors[key] = problems(error.messages, audience.AudienceSchema())
         if not errors:
             now = utcnow()
             for key, target in loaded.items():
@@ -360,7 +360,7 @@ def member_points(member_id):
         entry = rewards.adjust(member_id, data["points"], data["reason"],
                                f"adjustment:console:{g.console_operator.id}:{nonce}")
     except ValidationError as error:
-        flash(_("Not booked: %(problem)s", problem=problems(error.messages)), "error")
+        flash(_("Not booked: %(problem)s", problem=problems(error.messages, PointsAdjustSchema())), "error")
     except AppError as error:
         if error.status == 404:
             raise
@@ -377,7 +377,7 @@ def member_profile(member_id):
     try:
         data = MemberUpdateSchema().load({"tier": request.form.get("tier", ""), "tags": tags})
     except ValidationError as error:
-        flash(_("Not saved: %(problem)s", problem=problems(error.messages)), "error")
+        flash(_("Not saved: %(problem)s", problem=problems(error.messages, MemberUpdateSchema())), "error")
     else:
         members.update_member(member_id, **data)
         flash(_("Saved."), "ok")

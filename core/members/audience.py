@@ -20,8 +20,10 @@ from marshmallow import ValidationError, fields, post_load, validate
 from sqlalchemy.dialects import postgresql
 
 from core.extensions import db
+from core.i18n import lazy_
 from core.members.models import STAGES, Member, stage_cutoffs
 from core.schemas import BaseSchema, Text, TrimmedString, When
+from core.validation_messages import MUST_BE_ONE_OF
 
 _LISTS = ("tiers", "stages", "tags_all", "tags_any", "tags_none")
 _TIMES = ("last_order_before", "last_order_after")
@@ -81,7 +83,7 @@ def known_tier(value: str) -> None:
     # Checked per item, so the errors stay keyed by the item's index.
     known = current_app.config["TIERS"]
     if value not in known:
-        raise ValidationError(f"one of {', '.join(known)}")
+        raise ValidationError(MUST_BE_ONE_OF % {"choices": ", ".join(known)})
 
 
 def _tags(**kwargs):
@@ -92,16 +94,21 @@ class AudienceSchema(BaseSchema):
     """An audience as clients send it; loads to ``Audience.to_dict()``'s JSON-safe form."""
 
     tiers = fields.List(TrimmedString(validate=known_tier), load_default=list, validate=validate.Length(max=20),
-                        metadata={"description": "tiers from the TIERS setting; any of them"})
+                        metadata={"description": "tiers from the TIERS setting; any of them", "label": lazy_("Tiers")})
     stages = fields.List(fields.String(validate=validate.OneOf(STAGES)), load_default=list,
-                         metadata={"description": "lifecycle stages; any of them"})
-    tags_all = _tags(metadata={"description": "the member has every one of these tags"})
-    tags_any = _tags(metadata={"description": "the member has at least one of these tags"})
-    tags_none = _tags(metadata={"description": "the member has none of these tags"})
+                         metadata={"description": "lifecycle stages; any of them", "label": lazy_("Stages")})
+    tags_all = _tags(metadata={"description": "the member has every one of these tags",
+                               "label": lazy_("Has every tag")})
+    tags_any = _tags(metadata={"description": "the member has at least one of these tags",
+                               "label": lazy_("Has any of the tags")})
+    tags_none = _tags(metadata={"description": "the member has none of these tags",
+                                "label": lazy_("Has none of the tags")})
     last_order_before = _AudienceTime(load_default=None, allow_none=True,
-                                      metadata={"description": "last paid order strictly before"})
+                                      metadata={"description": "last paid order strictly before",
+                                                "label": lazy_("Last order before")})
     last_order_after = _AudienceTime(load_default=None, allow_none=True,
-                                     metadata={"description": "last paid order at or after"})
+                                     metadata={"description": "last paid order at or after",
+                                               "label": lazy_("Last order at or after")})
 
     @post_load
     def _normalised(self, data, **kwargs):

@@ -1,6 +1,7 @@
 """Member payloads."""
 from marshmallow import fields, post_load, validate, validates
 
+from core.i18n import lazy_
 from core.members.audience import Audience, AudienceSchema, known_tier
 from core.members.models import STAGES
 from core.schemas import BaseSchema, CommaSeparated, Id, PageArgs, Text, TrimmedString, When
@@ -41,10 +42,10 @@ class Language(fields.String):
 
 
 class MemberUpdateSchema(BaseSchema):
-    name = Text(max_length=100)
-    tier = Text(max_length=20)
-    tags = fields.List(Text(max_length=40), validate=validate.Length(max=50))
-    marketing_consent = fields.Boolean()
+    name = Text(max_length=100, metadata={"label": lazy_("Name")})
+    tier = Text(max_length=20, metadata={"label": lazy_("Tier")})
+    tags = fields.List(Text(max_length=40), validate=validate.Length(max=50), metadata={"label": lazy_("Tags")})
+    marketing_consent = fields.Boolean(metadata={"label": lazy_("Marketing messages")})
     locale = Language()
 
     @validates("tier")

@@ -7,8 +7,8 @@ from core.schemas import BaseSchema, Id, Money, OneOf, PageSchema, Points, Text,
 
 
 class PointsAdjustSchema(BaseSchema):
-    points = Points(required=True)
-    reason = Text(required=True, max_length=200)
+    points = Points(required=True, metadata={"label": _l("Points")})
+    reason = Text(required=True, max_length=200, metadata={"label": _l("Reason")})
 
 
 class PointsEntrySchema(BaseSchema):

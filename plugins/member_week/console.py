@@ -237,7 +237,7 @@ def promotion_create():
     try:
         promotion = services.create_promotion(schema.load(data))
     except ValidationError as error:
-        flash(_("The promotion was not added: %(problem)s", problem=problems(error.messages)), "error")
+        flash(_("The promotion was not added: %(problem)s", problem=problems(error.messages, labels=PROMOTION_LABELS)), "error")
     else:
         flash(_("“%(name)s” is on the calendar.", name=promotion.name), "ok")
     return redirect(url_for("member_week_console.weeks") + "#promotions", code=303)
@@ -268,7 +268,7 @@ def plan_accept():
             loaded["announce_at"] = None  # the plan was read a while ago: announce from now
         week = services.create_week(loaded)
     except ValidationError as error:
-        flash(_("Not scheduled: %(problem)s", problem=problems(error.messages)), "error")
+        flash(_("Not scheduled: %(problem)s", problem=problems(error.messages, labels=FIELD_LABELS)), "error")
         return redirect(url_for("member_week_console.plan"), code=303)
     except AppError as error:
         flash(_("Not scheduled: %(problem)s", problem=_said(error)), "error")

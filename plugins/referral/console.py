@@ -77,9 +77,10 @@ def export_create():
         export = services.request_qr_export(data["member_ids"], data["image_format"],
                                             f"operator:{g.console_operator.id}")
     except ValidationError as error:
-        flash(_("The export was not started: %(problem)s", problem=problems(error.messages)), "error")
+        flash(_("The export was not started: %(problem)s", problem=problems(error.messages, QrExportCreateSchema())),
+              "error")
     except AppError as error:
-        flash(_("The export was not started: %(problem)s", problem=problems(error.fields or error.translated())),
+        flash(_("The export was not started: %(problem)s", problem=problems(error.fields or error.translated(), QrExportCreateSchema())),
               "error")
     else:
         flash(_("Export %(id)s started.", id=export.id), "ok")

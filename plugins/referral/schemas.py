@@ -137,8 +137,10 @@ class LeaderboardArgs(PeriodArgs):
 
 class QrExportCreateSchema(BaseSchema):
     member_ids = fields.List(Id(), load_default=None, allow_none=True, validate=validate.Length(min=1, max=100_000),
-                             metadata={"description": "the members to export; leave out for every member"})
-    image_format = fields.String(load_default="png", validate=validate.OneOf(["png", "svg"]))
+                             metadata={"description": "the members to export; leave out for every member",
+                                       "label": _l("Member ids")})
+    image_format = fields.String(load_default="png", validate=validate.OneOf(["png", "svg"]),
+                                 metadata={"label": _l("Image format")})
 
 
 class QrExportSchema(BaseSchema):

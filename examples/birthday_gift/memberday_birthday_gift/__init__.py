@@ -13,6 +13,7 @@ What it adds, hook by hook:
 """
 from pathlib import Path
 
+from core.i18n import N_
 from core.plugins import PeriodicJob, PluginInfo, folder_hooks, hookimpl
 
 from .schemas import BirthdayGiftSettings
@@ -21,9 +22,10 @@ HERE = Path(__file__).parent
 
 PLUGIN = PluginInfo(
     id="birthday_gift",
-    name="Birthday gift",
-    description="Points (and a coupon) in each member's birthday month, once a year, "
-                "and more points for orders in that month.",
+    # Marked for the plugin's catalog (N_ leaves them as they are): the console shows them translated.
+    name=N_("Birthday gift"),
+    description=N_("Points (and a coupon) in each member's birthday month, once a year, "
+                   "and more points for orders in that month."),
     requires_core=">=0.1,<1.0",
     settings_schema=BirthdayGiftSettings,
     # Installing a package should not start giving points away: an operator switches it on.
