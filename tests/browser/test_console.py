@@ -88,6 +88,8 @@ def test_an_operator_signs_in_on_a_phone_switches_a_plugin_off_and_on(phone, adm
     page.select_option("header select[name=locale]", "zh_Hant")
     page.wait_for_function("document.documentElement.lang === 'zh-Hant'")
 
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     for url, name in (("/console/members", "console-members"), ("/console/orders", "console-orders"),
                       ("/console/coupons", "console-coupons"), ("/console/referral/", "console-referral"),
                       ("/console/points_mall/", "console-points-mall"), ("/console/member_week/", "console-member-weeks"),
@@ -95,7 +97,12 @@ def test_an_operator_signs_in_on_a_phone_switches_a_plugin_off_and_on(phone, adm
                       ("/console/account", "console-account")):
         page.goto(url)
         assert page.get_attribute("html", "lang") == "zh-Hant", url
+        # The page rendered in Chinese, whole, and its scripts ran without an error.
+        heading = page.locator("h1").first.inner_text()
+        assert re.search(r"[\u4e00-\u9fff]", heading), (url, heading)
+        assert page.locator("main").inner_text().strip(), url
         screenshot(page, name)
+    assert errors == [], errors
     page.goto("/console/member_week/")
     page.locator("tr[data-week] a").last.click()  # the demo's ended week, with its report
     page.wait_for_selector("#report")

@@ -93,12 +93,18 @@ def test_no_console_page_loads_anything_from_another_site(console):
     pages = [url for endpoint, method, url in console_rules(console.app)
              if method == "GET" and endpoint not in {"console.static", "console.scan_lookup"}
              and "export" not in endpoint]
+    shown = 0
     for url in pages:
         response = console.get(url)
-        if response.status_code != 200:
+        # Pages of a record that does not exist (the sample id 1) answer their not-found page, which
+        # is checked like any other; nothing answers 5xx.
+        assert response.status_code < 500, (url, response.status_code)
+        if not response.mimetype.startswith("text/html"):
             continue
         html = response.get_data(as_text=True)
         assert not EXTERNAL.search(html), url
         assert "cdn" not in html.lower(), url
+        shown += response.status_code == 200
+    assert shown >= 15, shown
     for asset in ("vendor/echarts.min.js", "vendor/jsQR.js", "console.js", "scan.js", "console.css"):
         assert console.get(f"/console/static/{asset}").status_code == 200

@@ -36,12 +36,17 @@ def test_the_core_catalog_leaves_the_console_out():
     assert marked.get("Welcome to %(brand)s") is not None
 
 
+def missing_from_catalog(source, marked, locale) -> list:
+    """The marked strings that ``source``'s catalog for ``locale`` does not hold."""
+    catalog = catalogs.read(source.po_path(locale), locale)
+    return [message.id for message in marked if message.id and catalog.get(message.id, message.context) is None]
+
+
 @pytest.mark.parametrize("locale", catalogs.LOCALES)
 def test_every_marked_string_is_in_the_catalog(source, marked, locale):
     path = source.po_path(locale)
     assert path.exists(), f"{path} is missing: run make translations"
-    catalog = catalogs.read(path, locale)
-    missing = [message.id for message in marked if message.id and catalog.get(message.id, message.context) is None]
+    missing = missing_from_catalog(source, marked, locale)
     assert not missing, f"{source.name} {locale}: not in the catalog (run make translations): {missing}"
 
 
@@ -72,17 +77,21 @@ def test_the_compiled_catalog_is_the_po(source, locale):
 
 
 def test_the_check_notices_a_missing_string(tmp_path):
-    """The check above can fail: a plugin folder with a marked string and no catalog entry for it."""
+    """The checks above can fail: a string marked after the catalog was made is reported missing, and
+    the catalog's entries, once made, are reported untranslated."""
     folder = tmp_path / "plugin"
     (folder / "templates").mkdir(parents=True)
     (folder / "views.py").write_text('from core.i18n import _\nTEXT = _("Only in the code")\n')
-    (folder / "templates" / "page.html").write_text('<p>{{ _("Only in the page") }}</p>')
     source = catalogs.Source("plugin", folder)
-    assert {message.id for message in catalogs.extract(source) if message.id} == {
-        "Only in the code", "Only in the page"}
+    catalogs.update(source)  # the catalog of the code as it was
+    (folder / "templates" / "page.html").write_text('<p>{{ _("Only in the page") }}</p>')  # marked later
+    marked = catalogs.extract(source)
+    assert {message.id for message in marked if message.id} == {"Only in the code", "Only in the page"}
+    for locale in catalogs.LOCALES:
+        assert missing_from_catalog(source, marked, locale) == ["Only in the page"]
+
     catalogs.update(source)
-    catalog = catalogs.read(source.po_path("zh_Hant"), "zh_Hant")
-    assert catalog.get("Only in the page") is not None
+    assert all(missing_from_catalog(source, marked, locale) == [] for locale in catalogs.LOCALES)
     assert catalogs.untranslated(source) == {"zh_Hant": 2, "zh_Hans": 2}
 
 
