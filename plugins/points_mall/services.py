@@ -4,9 +4,11 @@ A redemption is one transaction that takes, in this order, the member's row
 lock (so one member's redemptions queue behind each other and the per-member
 limit is counted on settled data), the voucher codes (``FOR UPDATE SKIP
 LOCKED``: concurrent redemptions pick different codes without waiting), the
-points (the core ledger), and last the item's counters with one conditional
-UPDATE -- last so the hot row of a scarce item is held for as short a time as
-possible. Any refusal rolls all of it back.
+points (the core ledger), the codes' assignment and the member's notification,
+and last -- after the caller's own writes too, such as the idempotency key's
+answer (``before_commit``) -- the item's counters with one conditional UPDATE,
+so the hot row of a scarce item is locked only for that statement and the
+commit. Any refusal rolls all of it back.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.database import transaction, utcnow
+from core.database import before_commit, transaction, utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.extensions import db
 from core.i18n import N_, _, in_language, ngettext, stored_template
@@ -393,12 +395,10 @@ def redeem(member_id: int, item_id: int, quantity: int = 1, actor: str | None = 
         # Named after the redemption just inserted: nothing can be booked under it yet.
         rewards.debit(member.id, total, ledger_reason(item.name, quantity, [c.code for c in codes]),
                       redemption.ledger_source, locked=member, new_source=True)
-        _take_stock(item, quantity)
         for code in codes:
             code.status = "assigned"
             code.redemption_id = redemption.id
             code.assigned_at = now
-        db.session.flush()
         if codes:
             with in_language(member):
                 notify(member.id, _("Your voucher: %(item)s", item=item.name)[:200],
@@ -407,6 +407,11 @@ def redeem(member_id: int, item_id: int, quantity: int = 1, actor: str | None = 
         # The redemption's item and codes are these: no lazy load to find them again.
         set_committed_value(redemption, "item", item)
         set_committed_value(redemption, "codes", list(codes))
+        # The item's row is the one every redemption of it waits for: its conditional update is
+        # the transaction's last statement, after whatever the caller still writes (the
+        # idempotency key's answer), so the row is locked only for that update and the commit.
+        # Out of stock there rolls everything above back.
+        before_commit(lambda: _take_stock(item, quantity))
         return redemption
 
 

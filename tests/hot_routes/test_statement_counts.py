@@ -168,7 +168,8 @@ QR_304 = 0
 #   the lock is taken once and passed to the ledger, which neither locks
 #   nor reads the member again, nor looks for a booking under the new redemption's source: the
 #   redemption, the due-to-expire and spendable lots (2), balance, entry, allocation, lot, the
-#   stock's conditional UPDATE ... RETURNING (what the response shows), the stored answer.
+#   stored answer, and last the stock's conditional UPDATE ... RETURNING (the item's row is
+#   locked from it to the COMMIT: tests/points_mall/test_stock_taken_last.py).
 MALL_REDEMPTION = 17
 
 
