@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select
 
-from mall_helpers import balance, code_rows, item_row, redeem
+from mall_helpers import balance, code_rows, item_row, redeem, stock_emptied_just_before_it_is_taken
 
 
 @contextmanager
@@ -35,32 +35,6 @@ def statements_sent(app):
     finally:
         event.remove(engine, "before_cursor_execute", seen)
         event.remove(engine, "commit", committed)
-
-
-@contextmanager
-def stock_emptied_just_before_it_is_taken(app, item_id: int):
-    """Another transaction sets the item's stock to 0 (and commits) right before the redemption's
-    conditional UPDATE is sent: the early checks saw stock, the UPDATE finds none."""
-    from core.extensions import db
-    from plugins.points_mall.models import MallItem
-
-    with app.app_context():
-        engine = db.engine
-    table = MallItem.__table__.name
-    done: list[bool] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        if not done and statement.lstrip().startswith(f"UPDATE {table} SET stock="):
-            done.append(True)
-            with engine.connect() as other:
-                other.execute(text(f"UPDATE {table} SET stock = 0 WHERE id = :id"), {"id": item_id})
-                other.commit()
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield done
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 def _redemptions_of(app, member_id: int) -> int:
