@@ -262,17 +262,41 @@ def _nth_entry(app, member_id: int, nth: int) -> int:
                                  .order_by(PointsEntry.id.desc()).offset(nth).limit(1))
 
 
-def measure(call, repeat: int) -> float:
+class DatabaseTime:
+    """Seconds spent inside the driver's execute calls (the statement on the server and its round
+    trip), summed: what a case costs the database, apart from the request around it."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+
+    def watch(self, engine) -> None:
+        from sqlalchemy import event
+
+        def before(conn, cursor, statement, params, context, many):
+            conn.info["scale_started"] = time.perf_counter()
+
+        def after(conn, cursor, statement, params, context, many):
+            self.total += time.perf_counter() - conn.info.pop("scale_started", time.perf_counter())
+
+        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "after_cursor_execute", after)
+
+
+def measure(call, repeat: int, database: DatabaseTime) -> tuple[float, float]:
+    """(median wall ms, median database ms) of ``repeat`` calls after a warm-up."""
     call()  # warm: caches, plans, the pool
-    timings = []
+    timings, in_database = [], []
     for _ in range(repeat):
+        database.total = 0.0
         started = time.perf_counter()
         call()
         timings.append(time.perf_counter() - started)
-    return statistics.median(timings) * 1000
+        in_database.append(database.total)
+    return statistics.median(timings) * 1000, statistics.median(in_database) * 1000
 
 
-def run_size(n: int, repeat: int) -> tuple[dict, float]:
+def run_size(n: int, repeat: int, sql: dict) -> tuple[dict, float]:
+    """Time every case at ``n`` members: wall ms per case returned, database ms per case put in ``sql``."""
     import psycopg
 
     from core.testing import make_app, upgrade_database
@@ -288,7 +312,14 @@ def run_size(n: int, repeat: int) -> tuple[dict, float]:
                        REDIS_URL=REDIS, RQ_QUEUE=name)
         seconds = generate(app, n)
         print(f"  {n:,} members generated in {seconds:.0f} s", flush=True)
-        figures = {label: measure(call, repeat) for label, call in cases(app, n).items()}
+        database = DatabaseTime()
+        with app.app_context():
+            from core.extensions import db
+
+            database.watch(db.engine)
+        figures = {}
+        for label, call in cases(app, n).items():
+            figures[label], sql[label] = measure(call, repeat, database)
         figures.update(once(app))
         with app.app_context():
             from core.extensions import db
@@ -312,16 +343,19 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     os.environ.setdefault("MEMBERDAY_ENV", "production")
     sizes = [max(args.members // 10, 10), args.members]
-    results = {}
+    results, sql = {}, {}
     for n in sizes:
         print(f"{n:,} members:", flush=True)
-        results[n], _ = run_size(n, args.repeat)
+        sql[n] = {}
+        results[n], _ = run_size(n, args.repeat, sql[n])
     small, large = sizes
-    print(f"\n| case | {small:,} members (ms) | {large:,} members (ms) | growth |")
-    print("| --- | ---: | ---: | ---: |")
+    print(f"\n| case | {small:,} members (ms) | {large:,} members (ms) | growth | in the database at "
+          f"{large:,} (ms) |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     for label in results[large]:
         a, b = results[small][label], results[large][label]
-        print(f"| {label} | {a:.1f} | {b:.1f} | ×{b / a:.1f} |")
+        in_db = f"{sql[large][label]:.1f}" if label in sql[large] else "-"
+        print(f"| {label} | {a:.1f} | {b:.1f} | ×{b / a:.1f} | {in_db} |")
 
 
 if __name__ == "__main__":

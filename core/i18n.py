@@ -62,6 +62,7 @@ def N_(text: str) -> str:
 # Stored-text templates with placeholders ("Order %(order)s"): the English msgid and the pattern
 # that finds its values in a stored string, longest first (see stored_template).
 _STORED_TEMPLATES: dict[str, re.Pattern] = {}
+_LONGEST_FIRST: list[tuple[str, re.Pattern]] = []  # the same, in the order they are tried
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
@@ -86,6 +87,7 @@ def stored_template(template: str) -> str:
         position = found.end()
     parts.append(re.escape(template[position:]))
     _STORED_TEMPLATES[template] = re.compile("".join(parts), re.DOTALL)
+    _LONGEST_FIRST[:] = sorted(_STORED_TEMPLATES.items(), key=lambda item: len(item[0]), reverse=True)
     return template
 
 
@@ -106,8 +108,8 @@ def translate_stored(text: str | None, **variables) -> str:
             return translated
     if translated != text:
         return translated
-    for template in sorted(_STORED_TEMPLATES, key=len, reverse=True):
-        found = _STORED_TEMPLATES[template].fullmatch(text)
+    for template, pattern in _LONGEST_FIRST:
+        found = pattern.fullmatch(text)
         if found:
             try:
                 return gettext(template) % found.groupdict()

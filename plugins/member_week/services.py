@@ -29,6 +29,7 @@ from core.i18n import LOCALES, N_, _, in_language, stored_template
 from core.jobs import enqueue
 from core.members.models import Member
 from core.messaging import keywords
+from core.plugins.memo import ProcessMemo
 from core.notifications.models import Notification
 from core.rewards import services as rewards
 from core.rewards.models import CouponTemplate
@@ -240,6 +241,7 @@ def create_week(data: dict, now: datetime | None = None) -> MemberWeek:
             db.session.flush()
             _write_benefits(week, benefits)
             _hold_keyword(week, now)
+            multiplying_windows.changed()
             db.session.flush()
             db.session.expire(week, ["benefits"])
             return week
@@ -305,6 +307,7 @@ def update_week(week_id: int, changes: dict, now: datetime | None = None) -> Mem
                 _write_benefits(week, benefits)
             _hold_keyword(week, now)
             week.updated_at = now
+            multiplying_windows.changed()
             db.session.flush()
             db.session.expire(week, ["benefits"])
             return week
@@ -327,6 +330,7 @@ def cancel_week(week_id: int, now: datetime | None = None) -> MemberWeek:
         week.cancelled_at = now
         week.updated_at = now
         keywords.release(PLUGIN.id, f"week:{week.id}")
+        multiplying_windows.changed()
         return week
 
 
@@ -647,15 +651,31 @@ def progress_of(week_id: int) -> dict:
 # ------------------------------------------------------------------ the multiplier
 
 
+def _multiplying_windows() -> tuple:
+    """(id, starts_at, ends_at) of every week that multiplies points and is not cancelled: a handful of rows."""
+    return tuple(db.session.execute(
+        select(MemberWeek.id, MemberWeek.starts_at, MemberWeek.ends_at)
+        .where(MemberWeek.status != "cancelled", MemberWeek.points_multiplier > 1)).all())
+
+
+# Every order asks for its multiplier; outside a week the answer is known without a query.
+multiplying_windows = ProcessMemo(_multiplying_windows)
+
+
 def multiplier_for(member: Member, order) -> Decimal | None:
     """The week's multiplier for an order paid inside a window by one of its participants."""
     paid_at = order.paid_at or utcnow()
+    weeks = [row.id for row in multiplying_windows.get() if row.starts_at <= paid_at < row.ends_at]
+    if not weeks:
+        return None
+    # Whether the member takes part, and the week as it is now (a cancel is seen at once).
     value = db.session.scalar(
         select(func.max(MemberWeek.points_multiplier))
         .join(AudienceMember, and_(AudienceMember.week_id == MemberWeek.id,
                                    AudienceMember.member_id == member.id,
                                    AudienceMember.held_out.is_(False)))
-        .where(MemberWeek.status != "cancelled", MemberWeek.starts_at <= paid_at, MemberWeek.ends_at > paid_at))
+        .where(MemberWeek.id.in_(weeks), MemberWeek.status != "cancelled",
+               MemberWeek.starts_at <= paid_at, MemberWeek.ends_at > paid_at))
     return Decimal(value) if value is not None and Decimal(value) > 1 else None
 
 

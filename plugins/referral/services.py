@@ -9,6 +9,7 @@ one did; the ledger's unique sources are a second guard against booking twice.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -181,8 +182,13 @@ def landing_url(code: str) -> str:
 
 def client_hash(address: str | None) -> str:
     """A keyed hash of the client's address: distinct visitors can be counted, addresses not recovered."""
-    key = hashlib.sha256(b"referral-client:" + current_app.config["SECRET_KEY"].encode()).digest()
-    return hmac.new(key, (address or "").encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(_client_key(current_app.config["SECRET_KEY"]), (address or "").encode(),
+                    hashlib.sha256).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=8)
+def _client_key(secret: str) -> bytes:
+    return hashlib.sha256(b"referral-client:" + secret.encode()).digest()
 
 
 def record_click(code: CodeRef, source: str, user_agent: str | None, address: str | None) -> None:
@@ -199,7 +205,13 @@ def record_click(code: CodeRef, source: str, user_agent: str | None, address: st
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="referral-attribution")
+    return _serializer_for(current_app.config["SECRET_KEY"])
+
+
+@functools.lru_cache(maxsize=8)
+def _serializer_for(secret: str) -> URLSafeTimedSerializer:
+    # Built once per key: every share link signs a cookie with it.
+    return URLSafeTimedSerializer(secret, salt="referral-attribution")
 
 
 def attribution_cookie_value(code: str) -> str:
