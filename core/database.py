@@ -2,7 +2,11 @@
 
 Services wrap their writes in ``with transaction():``. Blocks nest: only the
 outermost one commits, so an HTTP view (or the idempotency layer) can make a
-service call and its own bookkeeping one atomic unit. Work that must only
+service call and its own bookkeeping one atomic unit. A statement that takes a
+hot row's lock can be left for the very end with ``before_commit``: it runs
+after everything else the transaction writes (the caller's bookkeeping too),
+right before the commit, so the lock is held for that statement and the commit
+alone; a step that refuses rolls back the whole transaction. Work that must only
 happen once the data is committed -- delivering events, enqueuing jobs -- is
 registered with ``on_commit`` and runs after the outermost commit, never after a
 rollback. Each such step runs on its own: one that raises is logged and the
@@ -28,6 +32,7 @@ _AFTER = "memberday_after_commit"
 _LOCAL = "memberday_tx_local"
 _LATER = "memberday_after_session"
 _KEEP = "memberday_keep_loaded"
+_LAST = "memberday_last_steps"
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +113,10 @@ def transaction(*, keep_loaded: bool = False) -> Iterator[sa.orm.Session]:
     session.info[_AFTER] = []
     session.info[_LOCAL] = {}
     session.info[_KEEP] = keep_loaded
+    session.info[_LAST] = []
     try:
         yield session
+        _run_last_steps(session)
         if session.info.get(_KEEP):
             session.expire_on_commit = False
         session.commit()
@@ -118,6 +125,7 @@ def transaction(*, keep_loaded: bool = False) -> Iterator[sa.orm.Session]:
         session.info[_AFTER] = []
         raise
     finally:
+        session.info[_LAST] = []
         session.expire_on_commit = True
         session.info[_DEPTH] = 0
         session.info[_LOCAL] = {}
@@ -125,6 +133,32 @@ def transaction(*, keep_loaded: bool = False) -> Iterator[sa.orm.Session]:
     callbacks, session.info[_AFTER] = session.info[_AFTER], []
     callbacks += session.info.pop(_LATER, [])
     run_after_commit(callbacks)
+
+
+def _run_last_steps(session) -> None:
+    steps = session.info[_LAST]
+    if not steps:
+        return
+    session.flush()  # everything the block wrote goes first
+    while steps:
+        steps.pop(0)()
+
+
+def before_commit(step: Callable[[], None]) -> None:
+    """Run ``step`` as the current transaction's last work, right before it commits.
+
+    For the statement that locks a row every concurrent request wants (a hot item's stock): the
+    steps run once the outermost block is done and all it wrote is flushed -- including what an
+    enclosing layer writes after the service returns, such as an idempotency key's stored answer
+    -- so that row stays locked only for the step and the commit. Steps run in the order given,
+    inside the transaction (a ``transaction()`` block in one joins it); one that raises rolls back
+    everything and its error reaches the caller of the outermost block. Whatever the block hands
+    back must not depend on what a step does (it was made before the step ran).
+    """
+    session = db.session()
+    if not session.info.get(_DEPTH):
+        raise RuntimeError("before_commit() needs an open transaction()")
+    session.info[_LAST].append(step)
 
 
 def run_after_commit(callbacks) -> None:

@@ -5,7 +5,9 @@ the SHA-256 of the whole key (so any key of 1-255 printable characters is
 exact, however long) under ``(scope, endpoint, key_hash)``.
 
 The first call with a key inserts the key row, runs the view and stores its
-answer, all in one transaction. A concurrent twin's insert waits on the unique
+answer, all in one transaction; what the view left for the transaction's end
+(``before_commit``) runs after the answer is stored, and a refusal there rolls
+back the answer with the rest and is stored instead. A concurrent twin's insert waits on the unique
 index until the first commits, then fails and replays the stored answer; if the
 first rolled back, the twin goes ahead as the first. A business refusal (a 409
 such as ``insufficient_points``) is stored too, so a retry gets the same answer.
@@ -129,6 +131,10 @@ def idempotent(view):
             return response
         except _Refused as refused:
             return _remember_refusal(ident, fingerprint, refused.error)
+        except AppError as error:
+            # A refusal from the transaction's last step (``before_commit``: a hot row's
+            # conditional update runs after the answer is stored): everything rolled back.
+            return _remember_refusal(ident, fingerprint, error)
         except IntegrityError:
             db.session.rollback()
             replay = _replay(ident, fingerprint)

@@ -4,9 +4,16 @@ A redemption is one transaction that takes, in this order, the member's row
 lock (so one member's redemptions queue behind each other and the per-member
 limit is counted on settled data), the voucher codes (``FOR UPDATE SKIP
 LOCKED``: concurrent redemptions pick different codes without waiting), the
-points (the core ledger), and last the item's counters with one conditional
-UPDATE -- last so the hot row of a scarce item is held for as short a time as
-possible. Any refusal rolls all of it back.
+points (the core ledger), the codes' assignment and the member's notification,
+and last -- after the caller's own writes too, such as the idempotency key's
+answer (``before_commit``) -- the item's counters with one conditional UPDATE,
+so the hot row of a scarce item is locked only for that statement and the
+commit. Any refusal rolls all of it back.
+
+On PostgreSQL, for an item without voucher codes, the writes between the rules and the stock
+-- the redemption, the balance, the ledger entry and the spend from the lots -- are one call of
+``points_mall_redeem()`` (migration points_mall_0003) instead of seven ORM statements; the rows
+are the same. SQLite, voucher items and a ledger with listeners take the ORM path.
 """
 from __future__ import annotations
 
@@ -17,11 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, func, or_, select, text, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.database import transaction, utcnow
+from core.database import before_commit, transaction, utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.extensions import db
 from core.i18n import N_, _, in_language, ngettext, stored_template
@@ -382,6 +390,14 @@ def redeem(member_id: int, item_id: int, quantity: int = 1, actor: str | None = 
         if member.points_balance < total:
             raise _insufficient(member.points_balance, total)
 
+        if _books_on_server(item):
+            redemption = _book_on_server(member, item, quantity, unit_cost, total, offer, actor, now)
+            if redemption is not None:
+                set_committed_value(redemption, "item", item)
+                set_committed_value(redemption, "codes", [])
+                before_commit(lambda: _take_stock(item, quantity))
+                return redemption
+
         redemption = Redemption(member_id=member.id, item_id=item.id, quantity=quantity, unit_cost=unit_cost,
                                 points_spent=total, offer_label=offer.label[:120] if offer and offer.label else None,
                                 status="completed", created_by=actor, created_at=now)
@@ -393,12 +409,10 @@ def redeem(member_id: int, item_id: int, quantity: int = 1, actor: str | None = 
         # Named after the redemption just inserted: nothing can be booked under it yet.
         rewards.debit(member.id, total, ledger_reason(item.name, quantity, [c.code for c in codes]),
                       redemption.ledger_source, locked=member, new_source=True)
-        _take_stock(item, quantity)
         for code in codes:
             code.status = "assigned"
             code.redemption_id = redemption.id
             code.assigned_at = now
-        db.session.flush()
         if codes:
             with in_language(member):
                 notify(member.id, _("Your voucher: %(item)s", item=item.name)[:200],
@@ -407,7 +421,56 @@ def redeem(member_id: int, item_id: int, quantity: int = 1, actor: str | None = 
         # The redemption's item and codes are these: no lazy load to find them again.
         set_committed_value(redemption, "item", item)
         set_committed_value(redemption, "codes", list(codes))
+        # The item's row is the one every redemption of it waits for: its conditional update is
+        # the transaction's last statement, after whatever the caller still writes (the
+        # idempotency key's answer), so the row is locked only for that update and the commit.
+        # Out of stock there rolls everything above back.
+        before_commit(lambda: _take_stock(item, quantity))
         return redemption
+
+
+def _books_on_server(item: MallItem) -> bool:
+    """Whether the redemption's writes go to ``points_mall_redeem()`` (migration points_mall_0003).
+
+    On PostgreSQL, for an item without voucher codes, when no plugin listens to the ledger's
+    ``memberday_points_changed`` (its event carries the entry, which the ORM path writes).
+    Elsewhere the ORM path books the same rows.
+    """
+    return (not item.voucher_pool and db.session.get_bind().dialect.name == "postgresql"
+            and not current_host().implementers("memberday_points_changed"))
+
+
+_REDEEM_ON_SERVER = text(
+    "SELECT new_redemption_id, new_balance FROM points_mall_redeem("
+    "CAST(:member_id AS integer), CAST(:item_id AS integer), CAST(:quantity AS integer), "
+    "CAST(:unit_cost AS bigint), CAST(:points AS bigint), CAST(:offer_label AS varchar), "
+    "CAST(:created_by AS varchar), CAST(:now AS timestamptz), CAST(:reason AS varchar), "
+    "CAST(:source_prefix AS varchar))")
+
+
+def _book_on_server(member: Member, item: MallItem, quantity: int, unit_cost: int, total: int,
+                    offer: MallOffer | None, actor: str | None, now: datetime) -> Redemption | None:
+    """The redemption, the balance, the ledger entry and the spend from the lots in one round trip.
+
+    The caller holds the member's lock and has checked every rule. The rows are those the ORM
+    path writes (``tests/points_mall/test_redemption_on_server.py`` compares them). None, with
+    nothing written, when the member has lots due to expire: the ORM path expires them first.
+    """
+    values = dict(member_id=member.id, item_id=item.id, quantity=quantity, unit_cost=unit_cost,
+                  offer_label=offer.label[:120] if offer and offer.label else None, created_by=actor)
+    row = db.session.execute(_REDEEM_ON_SERVER, dict(
+        values, points=total, now=now, reason=ledger_reason(item.name, quantity, [])[:200],
+        source_prefix=PLUGIN.source("redemption", ""))).first()
+    if row is None:
+        return None
+    redemption_id, balance = row
+    # What was written, as the ORM would hold it after a load: no statement to read it back.
+    set_committed_value(member, "points_balance", balance)
+    redemption = Redemption(id=redemption_id, points_spent=total, status="completed", created_at=now,
+                            cancelled_at=None, cancelled_by=None, **values)
+    make_transient_to_detached(redemption)
+    db.session.add(redemption)
+    return redemption
 
 
 def _out_of_stock() -> Conflict:

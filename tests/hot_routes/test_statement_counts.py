@@ -165,12 +165,13 @@ SHARE_LINK = 0
 # cached QR answered 304: nothing (the code, the flags and the image's ETag are in memory).
 QR_304 = 0
 # mall redemption: the member behind the token; the idempotency key; the item; the offers hook in
-#   its savepoint (3); under the member lock: the item again (its price and sale window now);
-#   the lock is taken once and passed to the ledger, which neither locks
-#   nor reads the member again, nor looks for a booking under the new redemption's source: the
-#   redemption, the due-to-expire and spendable lots (2), balance, entry, allocation, lot, the
-#   stock's conditional UPDATE ... RETURNING (what the response shows), the stored answer.
-MALL_REDEMPTION = 17
+#   its savepoint (3); under the member lock (taken once): the item again (its price and sale
+#   window now); then on PostgreSQL one call of points_mall_redeem() (migration points_mall_0003)
+#   writes the redemption, the balance, the entry and the spend from the lots with their
+#   allocations -- seven statements of the ORM path, which SQLite and voucher items keep; the
+#   stored answer, and last the stock's conditional UPDATE ... RETURNING (the item's row is
+#   locked from it to the COMMIT: tests/points_mall/test_stock_taken_last.py).
+MALL_REDEMPTION = 11
 
 
 def test_a_request_that_said_it_only_reads_cannot_open_a_transaction(memberday_app):

@@ -1,7 +1,9 @@
 """Plain helpers for the points mall tests (the fixtures live in conftest)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from contextlib import contextmanager
+
+from sqlalchemy import event, select, text
 
 from core.testing import run_concurrently
 
@@ -53,3 +55,29 @@ def fire_together(app, calls: list, workers: int | None = None) -> list[tuple[in
         for index, response in done:
             results[index] = (response.status_code, response.get_json())
     return results
+
+
+@contextmanager
+def stock_emptied_just_before_it_is_taken(app, item_id: int):
+    """Another transaction sets the item's stock to 0 (and commits) right before the redemption's
+    conditional UPDATE is sent: the early checks saw stock, the UPDATE finds none."""
+    from core.extensions import db
+    from plugins.points_mall.models import MallItem
+
+    with app.app_context():
+        engine = db.engine
+    table = MallItem.__table__.name
+    done: list[bool] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if not done and statement.lstrip().startswith(f"UPDATE {table} SET stock="):
+            done.append(True)
+            with engine.connect() as other:
+                other.execute(text(f"UPDATE {table} SET stock = 0 WHERE id = :id"), {"id": item_id})
+                other.commit()
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield done
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
