@@ -781,7 +781,11 @@ def _export_members(chosen: list[int] | None, after: int, limit: int) -> list[in
 
 
 def codes_for(member_ids: list[int]) -> dict[int, str]:
-    """The codes of these members, creating the missing ones with one insert (a batch's worth at a time)."""
+    """The codes of these members, creating the missing ones with one insert (a batch's worth at a time).
+
+    The insert is one statement given every row as parameters (executemany), so SQLAlchemy compiles
+    it once and reuses it; a ``VALUES`` list of this batch's length would be compiled anew for
+    every batch, which took longer than the insert."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -792,9 +796,9 @@ def codes_for(member_ids: list[int]) -> dict[int, str]:
         insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
         with transaction():
             now = utcnow()
-            db.session.execute(insert(ReferralCode).values([
+            db.session.connection().execute(insert(ReferralCode.__table__).on_conflict_do_nothing(), [
                 {"member_id": member_id, "code": "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH)),
-                 "created_at": now} for member_id in missing]).on_conflict_do_nothing())
+                 "created_at": now} for member_id in missing])
         codes.update(db.session.execute(select(ReferralCode.member_id, ReferralCode.code)
                                         .where(ReferralCode.member_id.in_(missing))).all())
         for member_id in missing:  # a drawn code that was taken: one at a time, as code_for does
