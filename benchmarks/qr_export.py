@@ -104,12 +104,20 @@ def render_alone(images: int, processes: int, image_format: str) -> None:
         qr.render_entry(entry)
     rate("render, 1 process", time.perf_counter() - started, images, cpu=time.process_time() - cpu)
 
-    with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        pool.map(qr.render_entry, work[:processes * EXPORT_CHUNK], chunksize=EXPORT_CHUNK)  # started and warm
-        started = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    warm = work[:processes * EXPORT_CHUNK]
+    cpu = children_cpu()
+    with context.Pool(processes) as pool:  # what starting a pool costs, to take from the next one's CPU
+        pool.map(qr.render_entry, warm, chunksize=EXPORT_CHUNK)
+    start_up = children_cpu() - cpu
+    cpu = children_cpu()
+    with context.Pool(processes) as pool:
+        pool.map(qr.render_entry, warm, chunksize=EXPORT_CHUNK)  # started and warm
+        started, own = time.perf_counter(), time.process_time()
         for _ in pool.imap(qr.render_entry, work, chunksize=EXPORT_CHUNK):
             pass
-        rate(f"render, pool of {processes}", time.perf_counter() - started, images)
+        seconds, own = time.perf_counter() - started, time.process_time() - own
+    rate(f"render, pool of {processes}", seconds, images, cpu=children_cpu() - cpu - start_up + own)
 
     before = work[:max(images // 20, 50)]
     started, cpu = time.perf_counter(), time.process_time()
