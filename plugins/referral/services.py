@@ -685,12 +685,13 @@ def member_count() -> int:
 
 @lru_cache(maxsize=4096)
 def qr_image(data: str, image_format: str) -> bytes:
-    """The QR image of ``data`` as PNG or SVG bytes (kept in memory: the same link always gives the same image)."""
+    """The QR image of ``data`` as PNG or SVG bytes (kept in memory: the same link always gives the same
+    image). It keeps the best of the eight masks; the export uses one fixed mask, for speed."""
     return qr.render(data, image_format)
 
 
 def qr_etag(data: str, image_format: str) -> str:
-    return hashlib.sha256(f"qr1|{image_format}|{data}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"qr2|{image_format}|{data}".encode()).hexdigest()[:32]
 
 
 def export_dir() -> str:
@@ -705,6 +706,7 @@ def export_path(export: ReferralQrExport) -> str | None:
 INLINE_EXPORT_MAX = 300  # without a worker, an export of more members than this is refused
 EXPORT_BATCH = 500       # members read (keyset) and codes looked up at a time
 EXPORT_SEGMENT = 5_000   # members per checkpoint: a crash loses at most this much rendering
+EXPORT_CHUNK = 50        # images a rendering process is handed at a time
 
 
 def inline_export_max() -> int:
@@ -791,7 +793,11 @@ def _export_members(chosen: list[int] | None, after: int, limit: int) -> list[in
 
 
 def codes_for(member_ids: list[int]) -> dict[int, str]:
-    """The codes of these members, creating the missing ones with one insert (a batch's worth at a time)."""
+    """The codes of these members, creating the missing ones with one insert (a batch's worth at a time).
+
+    The insert is one statement given every row as parameters (executemany), so SQLAlchemy compiles
+    it once and reuses it; a ``VALUES`` list of this batch's length would be compiled anew for
+    every batch, which took longer than the insert."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -802,9 +808,9 @@ def codes_for(member_ids: list[int]) -> dict[int, str]:
         insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
         with transaction():
             now = utcnow()
-            db.session.execute(insert(ReferralCode).values([
+            db.session.connection().execute(insert(ReferralCode.__table__).on_conflict_do_nothing(), [
                 {"member_id": member_id, "code": "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH)),
-                 "created_at": now} for member_id in missing]).on_conflict_do_nothing())
+                 "created_at": now} for member_id in missing])
         codes.update(db.session.execute(select(ReferralCode.member_id, ReferralCode.code)
                                         .where(ReferralCode.member_id.in_(missing))).all())
         for member_id in missing:  # a drawn code that was taken: one at a time, as code_for does
@@ -836,24 +842,35 @@ def _build_qr_export(export_id: int, progress=None) -> dict:
     batch, segment_size = _export_sizes()
     compression = zipfile.ZIP_STORED if image_format == "png" else zipfile.ZIP_DEFLATED  # PNGs are compressed
     pool = _render_pool(total - done, batch)
+
+    def start(after: int, limit: int):
+        """Read the next ``limit`` members after ``after`` and start rendering them: (ids, images in
+        order), or None when there are none. With a pool, they render while the caller writes the
+        batch before them."""
+        member_ids = _export_members(chosen, after, limit) if limit > 0 else []
+        if not member_ids:
+            return None
+        codes = codes_for(member_ids)
+        db.session.rollback()  # no snapshot held open while rendering
+        entries = [(f"{member_id}-{codes[member_id]}.{image_format}", scan_url(codes[member_id]), image_format)
+                   for member_id in member_ids]
+        images = pool.imap(qr.render_entry, entries, chunksize=EXPORT_CHUNK) if pool else \
+            map(qr.render_entry, entries)
+        return member_ids, images
+
     try:
         while True:
             segment_path = _segment_path(folder, filename, segments)
             written = 0
             with zipfile.ZipFile(segment_path, "w", compression) as archive:
-                while written < segment_size:
-                    member_ids = _export_members(chosen, after, min(batch, segment_size - written))
-                    if not member_ids:
-                        break
-                    codes = codes_for(member_ids)
-                    db.session.rollback()  # no snapshot held open while rendering
-                    entries = [(f"{member_id}-{codes[member_id]}.{image_format}", scan_url(codes[member_id]),
-                                image_format) for member_id in member_ids]
-                    images = pool.imap(qr.render_entry, entries, chunksize=16) if pool else \
-                        map(qr.render_entry, entries)
+                rendering = start(after, min(batch, segment_size))
+                while rendering is not None:
+                    member_ids, images = rendering
+                    read = written + len(member_ids)
+                    rendering = start(member_ids[-1], min(batch, segment_size - read))  # the next batch, meanwhile
                     for name, image in images:  # in order, each written as soon as it is rendered
                         archive.writestr(name, image)
-                    written += len(member_ids)
+                    written = read
                     after = member_ids[-1]
                     _export_progress(export_id, done=done + written)
                     if progress:
@@ -865,11 +882,7 @@ def _build_qr_export(export_id: int, progress=None) -> dict:
             segments += 1
             _export_progress(export_id, segments=segments, resume_after=after, done_before=done, done=done)
         temporary = os.path.join(folder, f".{filename}.part")
-        with zipfile.ZipFile(temporary, "w", compression) as archive:
-            for segment in range(segments):
-                with zipfile.ZipFile(_segment_path(folder, filename, segment)) as part:
-                    for info in part.infolist():
-                        archive.writestr(info, part.read(info))
+        _join_segments([_segment_path(folder, filename, segment) for segment in range(segments)], temporary)
         os.replace(temporary, os.path.join(folder, filename))
         for segment in range(segments):
             os.remove(_segment_path(folder, filename, segment))
@@ -884,6 +897,30 @@ def _build_qr_export(export_id: int, progress=None) -> dict:
             pool.join()
     _export_progress(export_id, status="done", filename=filename, done=done, total=done, finished_at=utcnow())
     return {"export": export_id, "status": "done", "members": done}
+
+
+def _join_segments(paths: list[str], target: str) -> None:
+    """One ZIP of the segments' entries, copied byte for byte (nothing read back, recompressed or
+    checked again): each segment's entries go after the previous segment's, and the one central
+    directory at the end lists them all at their new offsets."""
+    import shutil
+
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in paths:
+            with zipfile.ZipFile(path) as part, open(path, "rb") as source:
+                offset = archive.fp.tell()
+                remaining = part.start_dir  # the entries end where the segment's own directory begins
+                while remaining:
+                    chunk = source.read(min(remaining, 1 << 20))
+                    if not chunk:
+                        raise zipfile.BadZipFile(f"{path} ends before its directory")
+                    archive.fp.write(chunk)
+                    remaining -= len(chunk)
+                for info in part.infolist():
+                    info.header_offset += offset
+                    archive.filelist.append(info)
+                    archive.NameToInfo[info.filename] = info
+        archive.start_dir = archive.fp.tell()  # where closing writes the directory
 
 
 def _render_pool(members: int, batch: int):
