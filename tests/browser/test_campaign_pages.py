@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from core.testing import bearer, english_words, last_code, new_phone
+from core.testing import bearer, english_words, new_phone
+from member_pages import SUBMIT, member_signs_in
 
-SUBMIT = "form button[type=submit]:not([name=locale])"
 LANGUAGES = {"zh-TW": "zh-Hant", "zh-CN": "zh-Hans", "en": "en"}
 PARTY = {"zh-TW": ("粉絲見面會", "信義門市"), "zh-CN": ("粉丝见面会", "信义门店"), "en": ("Fan party", "Xinyi store")}
 GIFT = {"zh-TW": "會員週咖啡券", "zh-CN": "会员周咖啡券", "en": "Member week coffee"}
@@ -20,13 +20,7 @@ def signed_in_phone(phone, memberday_client, locale: str, name: str):
     number = new_phone()
     member = memberday_client.post("/api/v1/members", json={"name": name, "phone": number}).get_json()
     page = phone(locale)
-    page.goto("/me/login")
-    page.fill("#phone", number)
-    page.locator(SUBMIT).click()
-    page.wait_for_url(re.compile(r"/me/login/code$"))
-    page.fill("#code", last_code(number))
-    page.locator(SUBMIT).click()
-    page.wait_for_url(re.compile(r"/me$"))
+    member_signs_in(page, number)
     return page, member
 
 

@@ -10,9 +10,8 @@ import pytest
 from playwright.sync_api import expect
 
 from core.testing import bearer
+from member_pages import member_signs_in
 
-# The member's page's own form button (every page also has the language switcher's buttons).
-SUBMIT = "form button[type=submit]:not([name=locale])"
 # The referral plugin's section of /me: the member's invitation QR code (/r/CODE/qr.svg).
 REFERRAL_SECTION = "section.card:has(img[src$='/qr.svg'])"
 
@@ -25,17 +24,6 @@ def in_language(app, locale: str, message: str, **values) -> str:
         return gettext(message, **values)
 
 
-def member_signs_in(page, phone_number: str, one_time_code) -> None:
-    """Sign a member in on ``page`` as a person does: their phone, then the code sent to it."""
-    page.goto("/me/login")
-    page.fill("#phone", phone_number)
-    page.locator(SUBMIT).click()
-    page.wait_for_url(re.compile(r"/me/login/code$"))
-    page.fill("#code", one_time_code(phone_number))
-    page.locator(SUBMIT).click()
-    page.wait_for_url(re.compile(r"/me$"))
-
-
 def switch(page, plugin_id: str, state: str) -> None:
     """Flip ``plugin_id``'s switch on the console's plugins page and wait until it shows ``state`` (on/off)."""
     page.goto("/console/plugins")
@@ -46,7 +34,7 @@ def switch(page, plugin_id: str, state: str) -> None:
 def test_switching_the_referral_plugin_off_in_the_console_removes_it_from_a_members_page(
         phone, admin, member, one_time_code, console_sign_in):
     member_page = phone("zh-TW")
-    member_signs_in(member_page, member["phone"], one_time_code)
+    member_signs_in(member_page, member["phone"])
     referral = member_page.locator(REFERRAL_SECTION)
     expect(referral).to_have_count(1)
     expect(referral.locator("code")).not_to_be_empty()  # the member's own invitation code

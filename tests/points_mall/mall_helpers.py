@@ -81,3 +81,27 @@ def stock_emptied_just_before_it_is_taken(app, item_id: int):
         yield done
     finally:
         event.remove(engine, "before_cursor_execute", before)
+
+
+@contextmanager
+def statements_sent(app):
+    """Every statement sent while the block runs (whitespace folded), and "COMMIT" where each commit fell."""
+    from core.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    sent: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        sent.append(" ".join(statement.split()))
+
+    def committed(conn):
+        sent.append("COMMIT")
+
+    event.listen(engine, "before_cursor_execute", seen)
+    event.listen(engine, "commit", committed)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        event.remove(engine, "commit", committed)

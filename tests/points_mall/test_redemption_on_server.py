@@ -8,13 +8,12 @@ allocations, the balance, and the answer.
 from __future__ import annotations
 
 import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
-from mall_helpers import redeem, stock_emptied_just_before_it_is_taken
+from mall_helpers import redeem, statements_sent, stock_emptied_just_before_it_is_taken
 
 LOTS = [  # (points, days to expiry; None: never) -- spent soonest expiry first, by id on a tie, none last
     (30, 5), (50, 5), (100, 40), (40, None), (70, 10),
@@ -47,23 +46,9 @@ def member_with_lots(memberday_app):
     return make
 
 
-@contextmanager
-def function_calls(app):
-    from core.extensions import db
-
-    with app.app_context():
-        engine = db.engine
-    calls: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        if "points_mall_redeem(" in statement:
-            calls.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield calls
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+def function_calls(sent: list) -> list:
+    """The calls of ``points_mall_redeem()`` among the statements sent."""
+    return [statement for statement in sent if "points_mall_redeem(" in statement]
 
 
 def written(app, member_id: int, redemption_id: int) -> dict:
@@ -109,10 +94,10 @@ def _redeem_both_ways(app, client, admin, monkeypatch, item_id, first, second, q
 
     def go(member):
         headers = dict(admin, **{"Idempotency-Key": str(uuid.uuid4())})
-        with function_calls(app) as calls:
+        with statements_sent(app) as sent:
             response = redeem(client, member, item_id, quantity=quantity, headers=headers)
         assert response.status_code == 201, response.get_json()
-        return calls, response.get_json()
+        return function_calls(sent), response.get_json()
 
     on_server = go(first)
     with monkeypatch.context() as patch:
@@ -168,11 +153,11 @@ def test_out_of_stock_after_the_function_rolls_its_writes_back(memberday_app, me
     member = member_with_lots()
     headers = dict(admin, **{"Idempotency-Key": "scarf-1"})
 
-    with function_calls(memberday_app) as calls, \
+    with statements_sent(memberday_app) as sent, \
             stock_emptied_just_before_it_is_taken(memberday_app, item["id"]) as emptied:
         response = redeem(memberday_client, member, item["id"], headers=headers)
 
-    assert len(calls) == 1 and emptied
+    assert len(function_calls(sent)) == 1 and emptied
     assert (response.status_code, response.get_json()["error"]["code"]) == (409, "out_of_stock")
     assert written_lots(memberday_app, member["id"]) == [points for points, _ in LOTS]
     body = memberday_client.get(f"/api/v1/members/{member['id']}/points", headers=member["headers"]).get_json()

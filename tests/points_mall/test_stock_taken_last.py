@@ -7,34 +7,11 @@ redemption or an operator took it after the cheap check at the start), all of th
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
-from mall_helpers import balance, code_rows, item_row, redeem, stock_emptied_just_before_it_is_taken
-
-
-@contextmanager
-def statements_sent(app):
-    from core.extensions import db
-
-    with app.app_context():
-        engine = db.engine
-    sent: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        sent.append(" ".join(statement.split()))
-
-    def committed(conn):
-        sent.append("COMMIT")
-
-    event.listen(engine, "before_cursor_execute", seen)
-    event.listen(engine, "commit", committed)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-        event.remove(engine, "commit", committed)
+from mall_helpers import (balance, code_rows, item_row, redeem, statements_sent,
+                          stock_emptied_just_before_it_is_taken)
 
 
 def _redemptions_of(app, member_id: int) -> int:
