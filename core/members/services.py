@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from core.auth.services import MEMBER_PREFIX, hash_token, new_token
@@ -11,7 +11,7 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from core.extensions import db
 from core.i18n import _
 from core.members import identity
-from core.members.models import Member
+from core.members.models import NAME_WORDS, Member
 from core.plugins.host import emit
 
 
@@ -96,6 +96,7 @@ def search_condition(q: str):
 
     An e-mail or phone is normalised as joining stores it and matched through its unique
     index; a name fragment uses the trigram index on PostgreSQL (plain LIKE on SQLite).
+    Either way the same members as ``name ILIKE '%q%'`` (q taken literally).
     """
     if "@" in q:
         return Member.email == q.lower()
@@ -106,7 +107,16 @@ def search_condition(q: str):
     if phone is not None:
         return Member.phone == phone
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return Member.name.ilike(f"%{escaped}%", escape="\\")
+    by_name = Member.name.ilike(f"%{escaped}%", escape="\\")
+    if db.session.get_bind().dialect.name != "postgresql":
+        return by_name
+    # The trigram index reads the name with space and hyphen as '0' (models.NAME_WORDS): a name that
+    # holds q holds q so translated. Without a space, hyphen or '0' in q the converse holds too and the
+    # translated test alone is exact; otherwise the name itself is tested as well (no more rows).
+    gaps, letters = NAME_WORDS
+    words = func.translate(Member.name, literal_column(f"'{gaps}'"), literal_column(f"'{letters}'"))
+    by_words = words.ilike(f"%{escaped.translate(str.maketrans(gaps, letters))}%", escape="\\")
+    return by_words if not set(q) & set(gaps + letters) else and_(by_words, by_name)
 
 
 def set_locale(member_id: int, locale: str | None) -> Member:
