@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy import func, literal_column, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from core.auth.services import MEMBER_PREFIX, hash_token, new_token
@@ -107,16 +107,14 @@ def search_condition(q: str):
     if phone is not None:
         return Member.phone == phone
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    by_name = Member.name.ilike(f"%{escaped}%", escape="\\")
     if db.session.get_bind().dialect.name != "postgresql":
-        return by_name
-    # The trigram index reads the name with space and hyphen as '0' (models.NAME_WORDS): a name that
-    # holds q holds q so translated. Without a space, hyphen or '0' in q the converse holds too and the
-    # translated test alone is exact; otherwise the name itself is tested as well (no more rows).
+        return Member.name.ilike(f"%{escaped}%", escape="\\")
+    # The name as the trigram index reads it (models.NAME_WORDS): space and hyphen swapped with 0 and 1.
+    # The swap maps characters one to one and none of them has a case, so the swapped name holds the
+    # swapped q exactly when the name holds q: the same members as name ILIKE '%q%'.
     gaps, letters = NAME_WORDS
-    words = func.translate(Member.name, literal_column(f"'{gaps}'"), literal_column(f"'{letters}'"))
-    by_words = words.ilike(f"%{escaped.translate(str.maketrans(gaps, letters))}%", escape="\\")
-    return by_words if not set(q) & set(gaps + letters) else and_(by_words, by_name)
+    swapped = func.translate(Member.name, literal_column(f"'{gaps}'"), literal_column(f"'{letters}'"))
+    return swapped.ilike(f"%{escaped.translate(str.maketrans(gaps, letters))}%", escape="\\")
 
 
 def set_locale(member_id: int, locale: str | None) -> Member:

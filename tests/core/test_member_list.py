@@ -93,8 +93,9 @@ def test_a_name_fragment_finds_what_the_old_search_found_by_name(app):
     client, token = app.test_client(), create_operator_token(app, "operator")
     with app.app_context():
         for fragment in ("mei", "CHEN", "50%_", "%", "_", "'b", "\\", "li 1",
-                         # across words, in and out of their order, with the separator the index reads as '0'
-                         "mei-ling", "chen mei", "n mei-l", "mei chen", "ei-l", "g 5", "0%_", "0", "-", "n 1"):
+                         # across words, in and out of their order, and with the characters the index swaps
+                         "mei-ling", "chen mei", "n mei-l", "mei chen", "ei-l", "g 5", "0%_", "0", "1", "10",
+                         "-", "n 1", "g 1", "n-"):
             old = sa.select(Member.id).where(Member.name.ilike(f"%{fragment}%")) if fragment not in "%_\\" else None
             found = _all_pages(client, token, q=fragment)
             # The old query read % and _ as wildcards; a fragment is now the text itself.

@@ -24,10 +24,11 @@ def upgrade():
         op.execute('ALTER TABLE members SET (fillfactor = 90)')
         # Name search across words: trigrams never span a space or hyphen, so a fragment such as
         # "yi-ting chen" found every name holding those words in any order (12,500 at a million
-        # members), each read to be rejected. With space and hyphen read as a letter ('0') the
-        # trigrams ("g0c") keep the words' order. It serves one-word fragments as the old index did.
+        # members), each read to be rejected. With space and hyphen swapped for the digits 0 and 1 (and
+        # those for them: one to one, so no match is lost or added) the trigrams ("g0c") keep the
+        # words' order. It serves one-word fragments as the old index did.
         op.execute("CREATE INDEX ix_members_name_words_trgm ON members USING gin "
-                   "(translate(name, ' -', '00') gin_trgm_ops)")
+                   "(translate(name, ' -01', '01 -') gin_trgm_ops)")
         op.execute('DROP INDEX ix_members_name_trgm')
     # Every query of lots by expiry also names the status (the expiry job, the liability figure) or
     # the member: ix_points_lots_status_expires and ix_points_lots_spendable serve them. Every query
