@@ -231,7 +231,8 @@ def _due(now: datetime):
 
 
 def _expire_lots_of(member_ids: list[int], now: datetime) -> int:
-    """Expire every due lot of these members in three set statements; returns how many lots.
+    """Expire every due lot of these members in set statements (one on PostgreSQL, three on
+    SQLite); returns how many lots.
 
     The caller holds the members' row locks, and every change to a lot is made under its
     member's lock, so the due lots stay the same from the first statement to the last: the
@@ -377,7 +378,7 @@ def expire_due_lots(now: datetime | None = None, batch: int = 2000) -> int:
     Due lots are found along the (status, expires_at, id) index, a batch at a time from where the
     last batch ended, so a run reads only due rows. Each batch locks its members (in id order,
     skipping any that another transaction holds: a spend expires its member's lots itself) and
-    expires their due lots in a few set statements. The members skipped are done at the end, one
+    expires their due lots in one set statement (three on SQLite). The members skipped are done at the end, one
     at a time, waiting for their locks. Two runs at once therefore expire each lot once, and a
     spend at the same moment sees the balance either before or after its lots expired.
     """
