@@ -1,5 +1,7 @@
-"""members leave room on each page for balance updates; expired lots leave the per-member index and the
-index on expiry alone goes; names are searched across their words
+"""Room for HOT balance updates; fewer index entries per expired lot; name search across words
+
+Members leave room on each page for balance updates; expired lots leave the per-member index and the
+index on expiry alone goes; names are searched with trigrams that span space and hyphen.
 
 Revision ID: core_0015
 Revises: core_0012
