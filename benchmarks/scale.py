@@ -295,23 +295,61 @@ def measure(call, repeat: int, database: DatabaseTime) -> tuple[float, float]:
     return statistics.median(timings) * 1000, statistics.median(in_database) * 1000
 
 
-def run_size(n: int, repeat: int, sql: dict) -> tuple[dict, float]:
-    """Time every case at ``n`` members: wall ms per case returned, database ms per case put in ``sql``."""
+def _database_exists(name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def new_database(n: int, prefix: str, keep: str | None = None) -> tuple[str, float | None]:
+    """A database of N generated members for one run; returns its name and the generation's seconds.
+
+    Without ``keep`` it is created and generated here (dropped by the caller). With ``keep``, the
+    database ``keep`` is generated once if it does not exist yet and kept; each run works on a
+    copy of it (``CREATE DATABASE … TEMPLATE``), so the cases that change data start the same way
+    every time and nothing is generated twice. Drop the kept database by hand when done.
+    """
     import psycopg
 
     from core.testing import make_app, upgrade_database
 
-    name = f"memberday_scale_{n}_{secrets.token_hex(3)}"
-    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = database_url(name)
+    name = f"{prefix}_{n}_{secrets.token_hex(3)}"
+    seconds = None
+    if keep is not None and _database_exists(keep):
+        print(f"  copying the kept database {keep}", flush=True)
+    else:
+        target = keep or name
+        with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{target}"')
+        url = database_url(target)
         upgrade_database(url)
+        app = make_app(url, ENV_NAME="production", SECRET_KEY=secrets.token_hex(16), WECHAT_TOKEN=secrets.token_hex(16))
+        seconds = generate(app, n)
+        with app.app_context():
+            from core.extensions import db
+
+            db.engine.dispose()
+        print(f"  {n:,} members generated in {seconds:.0f} s", flush=True)
+    if keep is not None:
+        with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{keep}" STRATEGY FILE_COPY')
+    return name, seconds
+
+
+def run_size(n: int, repeat: int, sql: dict, keep: str | None = None) -> tuple[dict, float]:
+    """Time every case at ``n`` members: wall ms per case returned, database ms per case put in ``sql``."""
+    import psycopg
+
+    from core.testing import make_app
+
+    name = None
+    try:
+        name, seconds = new_database(n, "memberday_scale", keep)
+        url = database_url(name)
         app = make_app(url, ENV_NAME="production", SECRET_KEY=secrets.token_hex(16), WECHAT_TOKEN=secrets.token_hex(16),
                        REFERRAL_EXPORT_DIR=os.path.join(os.environ.get("TMPDIR", "/tmp"), name),
                        REDIS_URL=REDIS, RQ_QUEUE=name)
-        seconds = generate(app, n)
-        print(f"  {n:,} members generated in {seconds:.0f} s", flush=True)
         database = DatabaseTime()
         with app.app_context():
             from core.extensions import db
@@ -331,31 +369,44 @@ def run_size(n: int, repeat: int, sql: dict) -> tuple[dict, float]:
     finally:
         import shutil
 
-        shutil.rmtree(os.path.join(os.environ.get("TMPDIR", "/tmp"), name), ignore_errors=True)
-        with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if name is not None:
+            shutil.rmtree(os.path.join(os.environ.get("TMPDIR", "/tmp"), name), ignore_errors=True)
+            with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=100_000, help="N: the larger size (N/10 is run too)")
     parser.add_argument("--repeat", type=int, default=7, help="timed runs of each case (the median is shown)")
+    parser.add_argument("--keep", metavar="NAME", help="generate each size once into the database NAME_<size> and "
+                        "keep it; later runs with the same NAME work on a copy of it instead of generating again")
+    parser.add_argument("--only-n", action="store_true", help="time N only (not N/10)")
     args = parser.parse_args(argv)
     os.environ.setdefault("MEMBERDAY_ENV", "production")
     sizes = [max(args.members // 10, 10), args.members]
+    if args.only_n:
+        sizes = [args.members]
     results, sql = {}, {}
     for n in sizes:
         print(f"{n:,} members:", flush=True)
         sql[n] = {}
-        results[n], _ = run_size(n, args.repeat, sql[n])
-    small, large = sizes
+        results[n], _ = run_size(n, args.repeat, sql[n], f"{args.keep}_{n}" if args.keep else None)
+    large = sizes[-1]
+    in_db = {label: f"{sql[large][label]:.1f}" if label in sql[large] else "-" for label in results[large]}
+    if args.only_n:
+        print(f"\n| case | {large:,} members (ms) | in the database (ms) |")
+        print("| --- | ---: | ---: |")
+        for label, figure in results[large].items():
+            print(f"| {label} | {figure:.1f} | {in_db[label]} |")
+        return
+    small = sizes[0]
     print(f"\n| case | {small:,} members (ms) | {large:,} members (ms) | growth | in the database at "
           f"{large:,} (ms) |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for label in results[large]:
         a, b = results[small][label], results[large][label]
-        in_db = f"{sql[large][label]:.1f}" if label in sql[large] else "-"
-        print(f"| {label} | {a:.1f} | {b:.1f} | ×{b / a:.1f} | {in_db} |")
+        print(f"| {label} | {a:.1f} | {b:.1f} | ×{b / a:.1f} | {in_db[label]} |")
 
 
 if __name__ == "__main__":

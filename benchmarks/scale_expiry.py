@@ -2,9 +2,12 @@
 and show where the time went by statement.
 
     python benchmarks/scale_expiry.py 1000000 2000   # N members, lots per batch
+    python benchmarks/scale_expiry.py 1000000 2000 --keep scale1m   # generate once, reuse after
 
-Creates and drops its own database (like scale.py); see README.md.
+Creates and drops its own database (like scale.py); with ``--keep NAME`` the generated members stay
+in the database NAME and each run expires a copy of it. See README.md.
 """
+import argparse
 import os
 import secrets
 import sys
@@ -18,20 +21,17 @@ os.environ.setdefault("MEMBERDAY_ENV", "production")
 import psycopg  # noqa: E402
 
 import scale  # noqa: E402
-from core.testing import make_app, upgrade_database  # noqa: E402
+from core.testing import make_app  # noqa: E402
 
 
-def main(n: int, batch: int) -> None:
+def main(n: int, batch: int, keep: str | None = None) -> None:
     from sqlalchemy import event
 
-    name = f"memberday_expiry_{secrets.token_hex(3)}"
-    with psycopg.connect(scale.ADMIN_PG, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = None
     try:
+        name, _ = scale.new_database(n, "memberday_expiry", f"{keep}_{n}" if keep else None)
         url = scale.database_url(name)
-        upgrade_database(url)
         app = make_app(url, ENV_NAME="production", SECRET_KEY=secrets.token_hex(16), WECHAT_TOKEN=secrets.token_hex(16))
-        print(f"{n:,} members generated in {scale.generate(app, n):.0f} s", flush=True)
         from core.extensions import db
         from core.rewards import services as ledger
 
@@ -55,9 +55,16 @@ def main(n: int, batch: int) -> None:
         for key in sorted(times, key=times.get, reverse=True)[:6]:
             print(f"{times[key] * 1000:8.0f} ms {counts[key]:5d}  {key}")
     finally:
-        with psycopg.connect(scale.ADMIN_PG, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if name is not None:
+            with psycopg.connect(scale.ADMIN_PG, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000, int(sys.argv[2]) if len(sys.argv) > 2 else 2000)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("members", type=int, nargs="?", default=1_000_000)
+    parser.add_argument("batch", type=int, nargs="?", default=2000)
+    parser.add_argument("--keep", metavar="NAME", help="generate once into the database NAME_<members> and keep it; "
+                        "later runs with the same NAME expire a copy of it")
+    args = parser.parse_args()
+    main(args.members, args.batch, args.keep)

@@ -95,6 +95,13 @@ class Member(db.Model):
 
 # Audiences' tag filters (@> and ?|) read tags through this expression; SQLite uses json_each.
 sa.Index("ix_members_tags", sa.cast(Member.tags, JSONB), postgresql_using="gin").ddl_if(dialect="postgresql")
-# Name fragments (ILIKE '%chen%') through trigrams (pg_trgm); SQLite scans with LIKE.
-sa.Index("ix_members_name_trgm", Member.name, postgresql_using="gin",
-         postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+# Name fragments (ILIKE '%chen%') through trigrams (pg_trgm) of the name with space and hyphen swapped
+# for the digits 0 and 1 (and those for them): trigrams then span words and keep their order, so
+# "yi-ting chen" is not looked for among every "Chen Yi-ting". A swap loses nothing: the name holds q
+# exactly when the swapped name holds the swapped q (core.members.services.search_condition).
+# SQLite scans with LIKE.
+NAME_WORDS = (" -01", "01 -")
+sa.Index("ix_members_name_words_trgm",
+         sa.func.translate(Member.name, sa.literal_column(f"'{NAME_WORDS[0]}'"),
+                           sa.literal_column(f"'{NAME_WORDS[1]}'")).label("name_words"),
+         postgresql_using="gin", postgresql_ops={"name_words": "gin_trgm_ops"}).ddl_if(dialect="postgresql")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, literal_column, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from core.auth.services import MEMBER_PREFIX, hash_token, new_token
@@ -11,7 +11,7 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from core.extensions import db
 from core.i18n import _
 from core.members import identity
-from core.members.models import Member
+from core.members.models import NAME_WORDS, Member
 from core.plugins.host import emit
 
 
@@ -96,6 +96,7 @@ def search_condition(q: str):
 
     An e-mail or phone is normalised as joining stores it and matched through its unique
     index; a name fragment uses the trigram index on PostgreSQL (plain LIKE on SQLite).
+    Either way the same members as ``name ILIKE '%q%'`` (q taken literally).
     """
     if "@" in q:
         return Member.email == q.lower()
@@ -106,7 +107,14 @@ def search_condition(q: str):
     if phone is not None:
         return Member.phone == phone
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return Member.name.ilike(f"%{escaped}%", escape="\\")
+    if db.session.get_bind().dialect.name != "postgresql":
+        return Member.name.ilike(f"%{escaped}%", escape="\\")
+    # The name as the trigram index reads it (models.NAME_WORDS): space and hyphen swapped with 0 and 1.
+    # The swap maps characters one to one and none of them has a case, so the swapped name holds the
+    # swapped q exactly when the name holds q: the same members as name ILIKE '%q%'.
+    gaps, letters = NAME_WORDS
+    swapped = func.translate(Member.name, literal_column(f"'{gaps}'"), literal_column(f"'{letters}'"))
+    return swapped.ilike(f"%{escaped.translate(str.maketrans(gaps, letters))}%", escape="\\")
 
 
 def set_locale(member_id: int, locale: str | None) -> Member:

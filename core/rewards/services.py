@@ -11,7 +11,8 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, insert, literal, nulls_last, or_, select, tuple_, update
+from sqlalchemy import (ARRAY, Integer, and_, bindparam, func, insert, literal, nulls_last, or_, select, text, tuple_,
+                        update)
 
 from core.database import UTCDateTime, transaction, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -230,7 +231,8 @@ def _due(now: datetime):
 
 
 def _expire_lots_of(member_ids: list[int], now: datetime) -> int:
-    """Expire every due lot of these members in three set statements; returns how many lots.
+    """Expire every due lot of these members in set statements (one on PostgreSQL, three on
+    SQLite); returns how many lots.
 
     The caller holds the members' row locks, and every change to a lot is made under its
     member's lock, so the due lots stay the same from the first statement to the last: the
@@ -238,8 +240,13 @@ def _expire_lots_of(member_ids: list[int], now: datetime) -> int:
     """
     if not member_ids:
         return 0
-    due = and_(PointsLot.member_id.in_(member_ids), _due(now))
     listeners = current_host().implementers("memberday_points_changed")
+    if db.session.get_bind().dialect.name == "postgresql":
+        expired, lot_ids = _expire_lots_in_one_statement(member_ids, now)
+        _forget_members_and_lots()
+        _tell_listeners("expiry", lot_ids if listeners else [])
+        return expired
+    due = and_(PointsLot.member_id.in_(member_ids), _due(now))
     lot_ids = list(db.session.scalars(select(PointsLot.id).where(due, PointsLot.remaining > 0))) if listeners else []
     db.session.execute(insert(PointsEntry).from_select(
         ["member_id", "kind", "points", "pending_points", "reason", "source", "lot_id", "expires_at", "created_at"],
@@ -257,6 +264,42 @@ def _expire_lots_of(member_ids: list[int], now: datetime) -> int:
     _forget_members_and_lots()
     _tell_listeners("expiry", lot_ids)
     return expired
+
+
+_EXPIRE_LOTS = text("""
+WITH due AS MATERIALIZED (
+    SELECT id, member_id, source, remaining, expires_at FROM points_lots
+    WHERE member_id = ANY(:member_ids) AND status = 'active' AND expires_at <= :now
+), expired AS (
+    UPDATE points_lots SET status = 'expired', remaining = 0 FROM due WHERE points_lots.id = due.id
+    RETURNING points_lots.id
+), booked AS (
+    INSERT INTO points_entries (member_id, kind, points, pending_points, reason, source, lot_id, expires_at,
+                                created_at)
+    SELECT member_id, 'expiry', -remaining, 0, 'Points expired', source || '\\:expiry', id, expires_at, :booked_at
+    FROM due WHERE remaining > 0 ORDER BY member_id, id
+    RETURNING lot_id
+), lost AS (
+    UPDATE members SET points_balance = members.points_balance - lost.points
+    FROM (SELECT member_id, sum(remaining) AS points FROM due WHERE remaining > 0 GROUP BY member_id) AS lost
+    WHERE members.id = lost.member_id
+)
+SELECT (SELECT count(*) FROM expired) AS expired, (SELECT array_agg(lot_id) FROM booked) AS lot_ids
+""").bindparams(bindparam("member_ids", type_=ARRAY(Integer)), bindparam("now", type_=UTCDateTime),
+                bindparam("booked_at", type_=UTCDateTime))
+
+
+def _expire_lots_in_one_statement(member_ids: list[int], now: datetime) -> tuple[int, list[int]]:
+    """``_expire_lots_of`` on PostgreSQL: the same three changes in one statement (data-modifying CTEs).
+
+    Its snapshot is taken after the members' locks (an earlier statement), so the due lots it reads
+    once are the lots it changes. The lots are marked expired in the same statement as the entries
+    that name them are inserted, so the entries' foreign-key checks find lots this transaction has
+    already locked. Returns how many lots expired and the lots an entry was booked for.
+    """
+    row = db.session.execute(_EXPIRE_LOTS, {"member_ids": list(member_ids), "now": now,
+                                            "booked_at": utcnow()}).one()  # booked now, whatever moment was judged
+    return row.expired, list(row.lot_ids or [])
 
 
 def _forget_members_and_lots() -> None:
@@ -335,7 +378,7 @@ def expire_due_lots(now: datetime | None = None, batch: int = 2000) -> int:
     Due lots are found along the (status, expires_at, id) index, a batch at a time from where the
     last batch ended, so a run reads only due rows. Each batch locks its members (in id order,
     skipping any that another transaction holds: a spend expires its member's lots itself) and
-    expires their due lots in a few set statements. The members skipped are done at the end, one
+    expires their due lots in one set statement (three on SQLite). The members skipped are done at the end, one
     at a time, waiting for their locks. Two runs at once therefore expire each lot once, and a
     spend at the same moment sees the balance either before or after its lots expired.
     """

@@ -92,7 +92,10 @@ def test_a_name_fragment_finds_what_the_old_search_found_by_name(app):
     _generate(app)
     client, token = app.test_client(), create_operator_token(app, "operator")
     with app.app_context():
-        for fragment in ("mei", "CHEN", "50%_", "%", "_", "'b", "\\", "li 1"):
+        for fragment in ("mei", "CHEN", "50%_", "%", "_", "'b", "\\", "li 1",
+                         # across words, in and out of their order, and with the characters the index swaps
+                         "mei-ling", "chen mei", "n mei-l", "mei chen", "ei-l", "g 5", "0%_", "0", "1", "10",
+                         "-", "n 1", "g 1", "n-"):
             old = sa.select(Member.id).where(Member.name.ilike(f"%{fragment}%")) if fragment not in "%_\\" else None
             found = _all_pages(client, token, q=fragment)
             # The old query read % and _ as wildcards; a fragment is now the text itself.
@@ -118,7 +121,8 @@ def test_search_and_filters_use_their_indexes_on_postgresql(memberday_app):
     from core.members.services import search_condition
 
     with memberday_app.app_context():
-        for q, index in (("Chen Mei", "ix_members_name_trgm"), ("+886900000042", "uq_members_phone"),
+        for q, index in (("Chen Mei", "ix_members_name_words_trgm"), ("mei", "ix_members_name_words_trgm"),
+                         ("yi-ting chen", "ix_members_name_words_trgm"), ("+886900000042", "uq_members_phone"),
                          ("m1@example.com", "uq_members_email")):
             plan = query_plan(db.session, sa.select(Member.id).where(search_condition(q)))
             assert index in plan, plan
