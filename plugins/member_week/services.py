@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from core.database import transaction, utcnow
+from core.database import before_commit, transaction, utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.extensions import db
 from core.i18n import LOCALES, N_, _, in_language, stored_template
@@ -693,8 +693,9 @@ def claim(week_id: int, member_id: int, benefit_id: int, now: datetime | None = 
     """Give a participant a benefit: once per member and benefit, never past the stock.
 
     One transaction: the claim row first (its unique key makes a concurrent twin wait and then
-    fail), then the coupon or points, and last the stock with one conditional UPDATE so the hot
-    benefit row is held as briefly as possible. Any refusal rolls all of it back.
+    fail), then the coupon or points, and last -- after the caller's writes too (``before_commit``)
+    -- the stock with one conditional UPDATE, so the hot benefit row is held only for that update
+    and the commit. Any refusal rolls all of it back.
     """
     now = now or utcnow()
     week = get_week(week_id)
@@ -729,9 +730,11 @@ def claim(week_id: int, member_id: int, benefit_id: int, now: datetime | None = 
                 rewards.credit(member_id, int(benefit.points), (BENEFIT_REASON % {"title": benefit.title})[:200],
                                source, new_source=True)
                 record.points = benefit.points
-            _take_stock(benefit)
             _record(week.id, member_id, "claim", now)
-            db.session.flush()
+            # The benefit's row is the one every claim of it waits for: its conditional update is
+            # the transaction's last statement, after whatever the caller still writes (the
+            # idempotency key's answer), so the row is locked for that update and the commit only.
+            before_commit(lambda: _take_stock(benefit))
             return record
     except IntegrityError:
         db.session.rollback()

@@ -57,6 +57,13 @@ def test_fifty_members_racing_for_a_stock_of_ten_get_exactly_ten(memberday_app, 
     assert _coupons(memberday_app) == 10
     winners = {members[i]["id"] for i, r in enumerate(responses) if r.status_code == 201}
     assert sum(_coupons(memberday_app, member_id) for member_id in winners) == 10
+    # The refused claims left nothing behind: their claim rows went with the stock refusal.
+    from core.extensions import db
+    from plugins.member_week.models import Claim
+
+    with memberday_app.app_context():
+        claimed_by = set(db.session.scalars(select(Claim.member_id).where(Claim.benefit_id == benefit_id)))
+    assert claimed_by == winners
 
 
 def test_the_same_idempotency_key_gets_the_first_answer(memberday_app, memberday_client, admin, new_member,
