@@ -24,7 +24,7 @@ import scale  # noqa: E402
 from core.testing import make_app  # noqa: E402
 
 
-def main(n: int, batch: int, keep: str | None = None) -> None:
+def main(n: int, batch: int, keep: str | None = None, wal_compression: str | None = None) -> None:
     from sqlalchemy import event
 
     name = None
@@ -47,6 +47,15 @@ def main(n: int, batch: int, keep: str | None = None) -> None:
 
             event.listen(db.engine, "before_cursor_execute", before)
             event.listen(db.engine, "after_cursor_execute", after)
+            if wal_compression:
+                # A server setting (postgresql.conf); set here for the job's own connections only,
+                # which needs a superuser, as the benchmark's connections are.
+                @event.listens_for(db.engine, "connect")
+                def compress(dbapi_connection, record):
+                    with dbapi_connection.cursor() as cursor:
+                        cursor.execute(f"SET wal_compression = {wal_compression}")
+
+                db.engine.dispose()
             started = time.perf_counter()
             expired = ledger.expire_due_lots(batch=batch)
             print(f"{expired:,} lots expired in {(time.perf_counter() - started) * 1000:.0f} ms, {batch} a batch")
@@ -66,5 +75,7 @@ if __name__ == "__main__":
     parser.add_argument("batch", type=int, nargs="?", default=2000)
     parser.add_argument("--keep", metavar="NAME", help="generate once into the database NAME_<members> and keep it; "
                         "later runs with the same NAME expire a copy of it")
+    parser.add_argument("--wal-compression", choices=["off", "pglz", "lz4", "zstd"],
+                        help="compress the WAL the job writes (PostgreSQL's wal_compression; default: the server's)")
     args = parser.parse_args()
-    main(args.members, args.batch, args.keep)
+    main(args.members, args.batch, args.keep, args.wal_compression)
