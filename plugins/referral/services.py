@@ -33,7 +33,6 @@ from core.database import advisory_lock, run_alone, transaction, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.i18n import N_, _, in_language, stored_template
 from core.extensions import db
-from core.i18n import _
 from core.jobs import enqueue
 from core.members.models import Member
 from core.notifications.services import notify, notify_many
@@ -73,6 +72,10 @@ REFUNDED_DURING_HOLD = "refunded_during_hold"
 REFUNDED_AFTER_RELEASE = "refunded_after_release"
 
 
+
+# A field message stored in English and shown in the reader's language (core.i18n.translate_stored).
+# Translators: ledger reason
+UNKNOWN_MEMBERS = stored_template(N_("These members do not exist: %(ids)s"))
 
 def settings() -> dict:
     return PLUGIN.settings()
@@ -732,8 +735,8 @@ def request_qr_export(member_ids: list[int] | None, image_format: str = "png", r
         known = set(db.session.scalars(select(Member.id).where(Member.id.in_(member_ids))))
         unknown = [member_id for member_id in member_ids if member_id not in known]
         if unknown:
-            raise ValidationFailed(_("Some members do not exist."),
-                                   fields={"member_ids": [f"unknown: {', '.join(map(str, unknown[:20]))}"]})
+            raise ValidationFailed(_("Some members do not exist."), fields={
+                "member_ids": [UNKNOWN_MEMBERS % {"ids": ", ".join(map(str, unknown[:20]))}]})
     if run_in_background and not current_app.config.get("REDIS_URL"):
         size = len(member_ids) if member_ids is not None else member_count()
         if size > inline_export_max():

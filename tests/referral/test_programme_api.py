@@ -163,7 +163,13 @@ def test_qr_export_for_chosen_members_runs_as_a_job_and_downloads_as_zip(memberd
     assert all(name.endswith(".png") for name in names)
 
     unknown = memberday_client.post("/api/v1/referral/qr-exports", headers=admin, json={"member_ids": [999999]})
-    assert unknown.status_code == 400 and "member_ids" in unknown.get_json()["error"]["fields"]
+    assert unknown.status_code == 400
+    assert unknown.get_json()["error"]["fields"]["member_ids"] == ["These members do not exist: 999999"]
+    # The same refusal in the reader's language, the ids kept.
+    chinese = memberday_client.post("/api/v1/referral/qr-exports", json={"member_ids": [999999, 999998]},
+                                    headers=dict(admin, **{"Accept-Language": "zh-TW"}))
+    assert chinese.status_code == 400
+    assert chinese.get_json()["error"]["fields"]["member_ids"] == ["這些會員不存在：999998, 999999"]
 
 
 def test_export_qr_command_exports_every_member_with_progress(memberday_app, memberday_client, tmp_path):
