@@ -243,7 +243,7 @@ def test_referral_page_funnel_and_qr_export_with_progress(console):
     archive = zipfile.ZipFile(io.BytesIO(console.get("/console/referral/exports/1/download").data))
     assert archive.namelist() == [f"{referrer['id']}-{code}.svg"]
     refused = console.post("/console/referral/exports", {"member_ids": "99999"}, follow_redirects=True)
-    assert "unknown: 99999" in refused.get_data(as_text=True)
+    assert "These members do not exist: 99999" in refused.get_data(as_text=True)
 
 
 def test_a_members_page_books_an_adjustment_once_per_form_and_saves_tags(console):
