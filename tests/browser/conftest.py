@@ -7,16 +7,16 @@ language); its camera is a fake one that films what ``fake_camera`` shows it.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from browser_steps import CONSOLE_PASSWORD, operator_signs_in
+
 CHROMIUM = os.environ.get("MEMBERDAY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-CONSOLE_PASSWORD = "a long console password"
 
 
 @pytest.fixture(scope="session")
@@ -118,12 +118,4 @@ def admin(memberday_app):
 @pytest.fixture
 def console_sign_in():
     """``console_sign_in(page, name)``: sign an operator of the ``admin`` fixture in on the console's form."""
-
-    def sign_in(page, name: str, password: str = CONSOLE_PASSWORD) -> None:
-        page.goto("/console/")
-        page.wait_for_url(re.compile(r"/console/sign-in"))
-        page.fill("#name", name)
-        page.fill("#password", password)
-        page.locator("main form button[type=submit]").click()
-
-    return sign_in
+    return operator_signs_in

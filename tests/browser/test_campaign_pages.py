@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from core.testing import bearer, english_words, new_phone
-from member_pages import SUBMIT, member_signs_in
+from browser_steps import SUBMIT, member_signs_in
 
 LANGUAGES = {"zh-TW": "zh-Hant", "zh-CN": "zh-Hans", "en": "en"}
 PARTY = {"zh-TW": ("粉絲見面會", "信義門市"), "zh-CN": ("粉丝见面会", "信义门店"), "en": ("Fan party", "Xinyi store")}

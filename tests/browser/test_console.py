@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-PASSWORD = "a long console password"  # the ``admin`` fixture's operators (conftest.py)
+from browser_steps import operator_signs_in as sign_in
+
 
 try:
     from core.testing import memberday_page_server  # noqa: F401  (the browser fixtures' server)
@@ -26,12 +27,6 @@ except ImportError:  # an older core.testing: serve the app from a thread here
         server.server_close()
 
 
-def sign_in(page, name: str, password: str = PASSWORD) -> None:
-    page.goto("/console/")
-    page.wait_for_url(re.compile(r"/console/sign-in"))
-    page.fill("#name", name)
-    page.fill("#password", password)
-    page.locator("main form button[type=submit]").click()
 
 
 def plugin_enabled(app, plugin_id: str) -> bool:

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.testing import bearer
-from member_pages import member_signs_in
+from browser_steps import member_signs_in
 
 # The referral plugin's section of /me: the member's invitation QR code (/r/CODE/qr.svg).
 REFERRAL_SECTION = "section.card:has(img[src$='/qr.svg'])"

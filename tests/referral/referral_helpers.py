@@ -1,6 +1,12 @@
 """Plain helpers the referral tests share (reading rows, reporting orders, running jobs)."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 from sqlalchemy import select
 
 
@@ -40,3 +46,34 @@ def run_job(app, name, *args):
 
     with app.app_context():
         return run(name, *args)
+
+
+def wait_for(predicate, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
+
+
+def waiting_on_a_lock(conn) -> bool:
+    """Whether a session of this database waits on a lock (``conn``: a psycopg autocommit connection)."""
+    return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'").fetchone()[0] > 0
+
+
+def kill_a_worker_when(app, env, condition) -> None:
+    """Start an rq worker on the app's queue, wait until ``condition()`` holds, then SIGKILL it.
+
+    A SimpleWorker runs the job in the worker process itself, so killing it kills the job mid-way.
+    """
+    rq = os.path.join(os.path.dirname(sys.executable), "rq")
+    worker = subprocess.Popen([rq, "worker", "--worker-class", "rq.worker.SimpleWorker",
+                               "--url", app.config["REDIS_URL"], app.config["RQ_QUEUE"]],
+                              env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(condition)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its job die mid-transaction
+        worker.wait(10)

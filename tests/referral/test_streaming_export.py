@@ -4,25 +4,15 @@ export inside the request that asked for it."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 import zipfile
 from io import BytesIO
 
 import psycopg
 
 from core.jobs import enqueue
-from referral_helpers import join
+from referral_helpers import join, kill_a_worker_when, waiting_on_a_lock
 
 
-def _wait_for(predicate, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.1)
 
 
 def _progress(client, admin, export_id):
@@ -70,18 +60,7 @@ def test_a_killed_worker_leaves_a_checkpoint_and_the_next_run_continues_from_it(
     watcher = psycopg.connect(url, autocommit=True)
     response = memberday_client.post("/api/v1/referral/qr-exports", headers=admin, json={})
     export_id = response.get_json()["id"]
-    rq = os.path.join(os.path.dirname(sys.executable), "rq")
-    # SimpleWorker runs the job in the worker process itself, so killing it kills the job.
-    worker = subprocess.Popen([rq, "worker", "--worker-class", "rq.worker.SimpleWorker",
-                               "--url", memberday_app.config["REDIS_URL"], memberday_app.config["RQ_QUEUE"]],
-                              env=memberday_worker.env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for(lambda: watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                          "AND wait_event_type = 'Lock'").fetchone()[0] > 0)
-    finally:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(10)
+    kill_a_worker_when(memberday_app, memberday_worker.env, lambda: waiting_on_a_lock(watcher))
     blocker.rollback()
     blocker.close()
     watcher.close()

@@ -1,30 +1,16 @@
 """A worker that dies half-way through releasing rewards books nothing; the retry rewards once."""
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import psycopg
 
 from core.jobs import enqueue
-from referral_helpers import join, points, referrals, report_order
+from referral_helpers import join, kill_a_worker_when, points, referrals, report_order, wait_for, waiting_on_a_lock
 
 PROGRAMME = dict(qualify_on="first_order", min_order_amount="100.00", hold_days=14, referrer_points=200,
                  referee_points=100, max_referrals_per_day=None, max_referrals_per_month=None)
 
 
-def _waiting_on_a_lock(conn) -> bool:
-    return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND wait_event_type = 'Lock'").fetchone()[0] > 0
 
 
-def _wait_for(predicate, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.1)
 
 
 def test_a_worker_killed_half_way_through_a_release_books_nothing_and_the_retry_rewards_once(
@@ -43,20 +29,10 @@ def test_a_worker_killed_half_way_through_a_release_books_nothing_and_the_retry_
     watcher = psycopg.connect(url, autocommit=True)
     with memberday_app.app_context():
         enqueue("referral.release_due", clock.now)
-    rq = os.path.join(os.path.dirname(sys.executable), "rq")
-    # SimpleWorker runs the job in the worker process itself, so killing it kills the job.
-    worker = subprocess.Popen([rq, "worker", "--worker-class", "rq.worker.SimpleWorker",
-                               "--url", memberday_app.config["REDIS_URL"], memberday_app.config["RQ_QUEUE"]],
-                              env=memberday_worker.env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for(lambda: _waiting_on_a_lock(watcher))
-    finally:
-        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse die mid-transaction
-        worker.wait(10)
+    kill_a_worker_when(memberday_app, memberday_worker.env, lambda: waiting_on_a_lock(watcher))
     blocker.rollback()
     blocker.close()
-    _wait_for(lambda: not _waiting_on_a_lock(watcher))
+    wait_for(lambda: not waiting_on_a_lock(watcher))
     watcher.close()
 
     # Nothing of the half-done release was committed.
