@@ -2,6 +2,7 @@
 version remembered per data shape, and every image of an export ZIP, read back by a decoder."""
 from __future__ import annotations
 
+import random
 import re
 import zipfile
 from io import BytesIO
@@ -101,3 +102,22 @@ def test_every_image_of_an_export_decodes_to_its_members_link(memberday_sqlite_a
             assert info.compress_type == zipfile.ZIP_STORED  # PNGs are not compressed twice
             member_id = int(info.filename.split("-")[0])
             assert decoded(Image.open(BytesIO(archive.read(info)))) == [links[member_id]]
+
+
+def library_rows(data: str, mask_pattern: int | None) -> list[str]:
+    return ["".join("1" if module else "0" for module in row) for row in library_modules(data, mask_pattern)]
+
+
+@pytest.mark.parametrize("mask_pattern", range(8))
+def test_codes_made_from_a_base_and_bit_changes_are_the_librarys(mask_pattern):
+    """The export's codes (the base's modules XOR the change of each differing data bit) equal
+    the library's, module for module: share links that differ in their codes, data of other
+    lengths and versions, and bytes outside ASCII (a byte segment of UTF-8)."""
+    generator = random.Random(mask_pattern)
+    alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+    links = [f"https://members.example.com/r/{''.join(generator.choices(alphabet, k=7))}?src=qr" for _ in range(60)]
+    texts = ["https://例子.example/" + "".join(chr(generator.randint(0x20, 0x9fff)) for _ in range(generator.randint(1, 30)))
+             for _ in range(20)]
+    for data in links + texts + [links[0], "".join(chr(byte) for byte in range(0x20, 0x7f))]:
+        assert qr.rows(data, mask_pattern) == library_rows(data, mask_pattern), data
+    assert qr.rows(links[0]) == library_rows(links[0], None)  # the best mask: the library's own path
