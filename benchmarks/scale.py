@@ -59,21 +59,26 @@ GENERATE = [
     "SELECT setval(pg_get_serial_sequence('members', 'id'), :n)",
     # Each order earned points: an order, a credit entry and a lot that expires after a year; the
     # lots of the last 7 days are still active: the backlog the expiry job finds after a week off.
+    # Orders, entries and lots are inserted in the order they were paid, as a shop reports them, so
+    # rows of the same days sit together on disk and their ids and order numbers follow time (a
+    # member's rows are spread over the years, as they are in a real ledger).
     """
     INSERT INTO orders (external_id, member_id, amount, status, multiplier, points_earned, paid_at, created_at)
-    SELECT 'B' || m.id || '-' || k, m.id, 100, 'paid', 1, 100, m.last_order_at - k * interval '20 days',
-           m.last_order_at - k * interval '20 days'
-    FROM members m, generate_series(0, m.orders_count - 1) AS k
+    SELECT 'B' || lpad((row_number() OVER (ORDER BY paid, member_id, k))::text, 9, '0'), member_id, 100, 'paid', 1,
+           100, paid, paid
+    FROM (SELECT m.id AS member_id, k, m.last_order_at - k * interval '20 days' AS paid
+          FROM members m, generate_series(0, m.orders_count - 1) AS k) AS o
+    ORDER BY paid, member_id, k
     """,
     """
     INSERT INTO points_entries (member_id, kind, points, pending_points, reason, source, created_at)
-    SELECT member_id, 'credit', 100, 0, 'Order', 'order:' || external_id, paid_at FROM orders
+    SELECT member_id, 'credit', 100, 0, 'Order', 'order:' || external_id, paid_at FROM orders ORDER BY id
     """,
     """
     INSERT INTO points_lots (member_id, source, points, remaining, status, expires_at, created_at)
     SELECT member_id, 'order:' || external_id, 100, CASE WHEN active THEN 100 ELSE 0 END,
            CASE WHEN active THEN 'active' ELSE 'expired' END, paid_at + interval '365 days', paid_at
-    FROM (SELECT *, paid_at > now() - interval '372 days' AS active FROM orders) AS o
+    FROM (SELECT *, paid_at > now() - interval '372 days' AS active FROM orders) AS o ORDER BY id
     """,
     f"""
     INSERT INTO points_entries (member_id, kind, points, pending_points, reason, source, created_at)

@@ -11,6 +11,7 @@ import argparse
 import os
 import secrets
 import sys
+import threading
 import time
 from collections import defaultdict
 
@@ -24,7 +25,8 @@ import scale  # noqa: E402
 from core.testing import make_app  # noqa: E402
 
 
-def main(n: int, batch: int, keep: str | None = None, wal_compression: str | None = None) -> None:
+def main(n: int, batch: int, keep: str | None = None, wal_compression: str | None = None,
+         parts: int | None = None) -> None:
     from sqlalchemy import event
 
     name = None
@@ -35,15 +37,16 @@ def main(n: int, batch: int, keep: str | None = None, wal_compression: str | Non
         from core.extensions import db
         from core.rewards import services as ledger
 
-        times, counts = defaultdict(float), defaultdict(int)
+        times, counts, counting = defaultdict(float), defaultdict(int), threading.Lock()
         with app.app_context():
             def before(conn, cursor, statement, params, context, many):
                 conn.info["started"] = time.perf_counter()
 
             def after(conn, cursor, statement, params, context, many):
                 key = " ".join(statement.split())[:60]
-                times[key] += time.perf_counter() - conn.info["started"]
-                counts[key] += 1
+                with counting:  # the parts run on threads of their own
+                    times[key] += time.perf_counter() - conn.info["started"]
+                    counts[key] += 1
 
             event.listen(db.engine, "before_cursor_execute", before)
             event.listen(db.engine, "after_cursor_execute", after)
@@ -57,8 +60,10 @@ def main(n: int, batch: int, keep: str | None = None, wal_compression: str | Non
 
                 db.engine.dispose()
             started = time.perf_counter()
-            expired = ledger.expire_due_lots(batch=batch)
-            print(f"{expired:,} lots expired in {(time.perf_counter() - started) * 1000:.0f} ms, {batch} a batch")
+            parts = parts or ledger.expiry_parts()
+            expired = ledger.expire_due_lots(batch=batch, parts=parts)
+            print(f"{expired:,} lots expired in {(time.perf_counter() - started) * 1000:.0f} ms, {batch} a batch, "
+                  f"{parts} part(s) at once")
             db.session.remove()
             db.engine.dispose()
         for key in sorted(times, key=times.get, reverse=True)[:6]:
@@ -77,5 +82,7 @@ if __name__ == "__main__":
                         "later runs with the same NAME expire a copy of it")
     parser.add_argument("--wal-compression", choices=["off", "pglz", "lz4", "zstd"],
                         help="compress the WAL the job writes (PostgreSQL's wal_compression; default: the server's)")
+    parser.add_argument("--parts", type=int, help="members split into this many parts expired at once "
+                        "(default: POINTS_EXPIRY_PARTS)")
     args = parser.parse_args()
-    main(args.members, args.batch, args.keep, args.wal_compression)
+    main(args.members, args.batch, args.keep, args.wal_compression, args.parts)

@@ -37,6 +37,9 @@ PUBLIC_URL = "http://127.0.0.1:5000"
 POINTS_PER_UNIT = 1
 POINTS_EXPIRY_DAYS = 365
 POINTS_MAX_ADJUSTMENT = 1_000_000
+# The hourly expiry job splits members into this many parts and expires them at once, each on a
+# database connection of its own (PostgreSQL only): about as many as the database has cores.
+POINTS_EXPIRY_PARTS = 2
 
 # Tiers from lowest to highest; plugins compare positions in this list.
 TIERS = ["member", "silver", "gold", "platinum"]

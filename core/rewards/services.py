@@ -8,6 +8,7 @@ effect again returns the first entry instead of a second one.
 from __future__ import annotations
 
 import secrets
+import threading
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -363,17 +364,62 @@ def _expire_member_lots(member: Member, now: datetime) -> int:
     return expired
 
 
-def due_lots(now: datetime, after: tuple | None = None, batch: int = 500):
-    """The next ``batch`` due lots (id, member, expiry) in expiry order after ``after`` = (expires_at, id)."""
+def due_lots(now: datetime, after: tuple | None = None, batch: int = 500, part: int = 0, parts: int = 1):
+    """The next ``batch`` due lots (id, member, expiry) in expiry order after ``after`` = (expires_at, id);
+    with ``parts`` > 1, only lots of members whose id is ``part`` modulo ``parts``."""
     query = (select(PointsLot.id, PointsLot.member_id, PointsLot.expires_at).where(_due(now))
              .order_by(PointsLot.expires_at, PointsLot.id).limit(batch))
     if after is not None:
         query = query.where(tuple_(PointsLot.expires_at, PointsLot.id) > tuple(after))
+    if parts > 1:
+        query = query.where(PointsLot.member_id % parts == part)
     return query
 
 
-def expire_due_lots(now: datetime | None = None, batch: int = 2000) -> int:
+def expiry_parts() -> int:
+    """How many parts the expiry job runs at once (``POINTS_EXPIRY_PARTS``; one on SQLite)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return 1
+    return max(int(current_app.config.get("POINTS_EXPIRY_PARTS") or 1), 1)
+
+
+def expire_due_lots(now: datetime | None = None, batch: int = 2000, parts: int | None = None) -> int:
     """Expire every lot past its date, each exactly once (the periodic expiry job); returns how many.
+
+    Members are split into ``parts`` (by id modulo ``parts``; default :func:`expiry_parts`), each
+    expired on a thread with a database connection of its own, so that a backlog keeps as many
+    database cores busy; the parts share no member and so wait for no lock of each other's.
+    A part is :func:`expire_due_lots_part`.
+    """
+    now = now or utcnow()
+    parts = parts or expiry_parts()
+    if parts <= 1:
+        return expire_due_lots_part(now, batch)
+    app = current_app._get_current_object()
+    counts, failures = [0] * parts, []
+
+    def run(part: int) -> None:
+        with app.app_context():  # a session, and so a connection, of its own
+            try:
+                counts[part] = expire_due_lots_part(now, batch, part, parts)
+            except BaseException as exc:  # re-raised by the caller's thread below
+                failures.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(part,), name=f"points-expiry-{part}", daemon=True)
+               for part in range(parts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return sum(counts)
+
+
+def expire_due_lots_part(now: datetime, batch: int = 2000, part: int = 0, parts: int = 1) -> int:
+    """Expire the due lots of the members of one part (``part`` of ``parts``); returns how many.
 
     Due lots are found along the (status, expires_at, id) index, a batch at a time from where the
     last batch ended, so a run reads only due rows. Each batch locks its members (in id order,
@@ -382,11 +428,10 @@ def expire_due_lots(now: datetime | None = None, batch: int = 2000) -> int:
     at a time, waiting for their locks. Two runs at once therefore expire each lot once, and a
     spend at the same moment sees the balance either before or after its lots expired.
     """
-    now = now or utcnow()
     expired, after, skipped = 0, None, set()
     while True:
         with transaction():
-            rows = db.session.execute(due_lots(now, after, batch)).all()
+            rows = db.session.execute(due_lots(now, after, batch, part, parts)).all()
             if not rows:
                 break
             after = (rows[-1].expires_at, rows[-1].id)

@@ -58,6 +58,36 @@ def test_four_overlapping_expiry_runs_in_small_batches_expire_each_lot_once(memb
         assert rewards.expire_due_lots(now) == 0  # nothing left: a rerun books nothing
 
 
+def test_parts_at_once_expire_every_member_once_and_twice_at_once_still_once(memberday_app):
+    """The job's parts (members split by id) on threads of their own: every due lot of every member
+    expires, whichever part the member falls in, and two parted runs at once still book each lot once."""
+    now = utcnow()
+    with memberday_app.app_context():
+        ids = _new_members(25)
+        due = {}
+        for n, member_id in enumerate(ids):
+            for k in range(1 + n % 3):
+                rewards.credit(member_id, 5 + k, "old", f"t:old:{member_id}:{k}", expires_at=now - timedelta(hours=k + 1))
+            rewards.credit(member_id, 100, "fresh", f"t:fresh:{member_id}", expires_at=now + timedelta(days=30))
+            due[member_id] = sorted(-(5 + k) for k in range(1 + n % 3))
+        memberday_app.config["POINTS_EXPIRY_PARTS"] = 3
+        assert rewards.expiry_parts() == 3
+
+    def expire(i):
+        with memberday_app.app_context():
+            return rewards.expire_due_lots(now, batch=4)
+
+    assert sum(run_concurrently(expire, 2)) == sum(len(points) for points in due.values())
+    with memberday_app.app_context():
+        for member_id in ids:
+            booked = sorted(db.session.scalars(select(PointsEntry.points).where(PointsEntry.member_id == member_id,
+                                                                                PointsEntry.kind == "expiry")))
+            assert booked == due[member_id], member_id
+            assert db.session.get(Member, member_id).points_balance == 100
+        _assert_ledger_consistent(ids)
+        assert rewards.expire_due_lots(now, parts=2) == 0
+
+
 def test_expiry_runs_while_members_spend_through_the_api(memberday_app, operator_token):
     """Two expiry runs and twenty spends at once, on real connections: no negative balance,
     no lot expired twice, every spend either fits the balance left after expiry or is refused."""
