@@ -26,9 +26,9 @@ from pathlib import Path
 from decimal import Decimal
 
 from babel import Locale
-from flask import current_app, g, has_request_context, request, session
+from flask import current_app, g, has_app_context, has_request_context, request, session
 from flask_babel import (Babel, force_locale, format_currency, format_date, format_datetime, format_decimal,
-                         format_time, get_locale, gettext, lazy_gettext, ngettext)
+                         format_time, get_locale, get_translations, gettext, lazy_gettext, ngettext)
 
 __all__ = ["LOCALES", "DEFAULT_LOCALE", "LANGUAGE_NAMES", "_", "lazy_", "N_", "ngettext", "gettext", "html_lang",
            "normalise", "in_language", "current_locale", "translate_stored", "stored_template", "money", "number", "date",
@@ -64,6 +64,9 @@ def N_(text: str) -> str:
 _STORED_TEMPLATES: dict[str, re.Pattern] = {}
 _LONGEST_FIRST: list[tuple[str, re.Pattern]] = []  # the same, in the order they are tried
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+# Stored strings already matched against the templates: the template and its values, or None.
+_PARSED_MAX = 4096
+_parsed: dict[str, tuple[str, dict] | None] = {}
 
 
 def stored_template(template: str) -> str:
@@ -88,7 +91,39 @@ def stored_template(template: str) -> str:
     parts.append(re.escape(template[position:]))
     _STORED_TEMPLATES[template] = re.compile("".join(parts), re.DOTALL)
     _LONGEST_FIRST[:] = sorted(_STORED_TEMPLATES.items(), key=lambda item: len(item[0]), reverse=True)
+    _parsed.clear()
     return template
+
+
+def _stored_parts(text: str) -> tuple[str, dict] | None:
+    """The stored template ``text`` was made from and its values (None: none), remembered for the
+    texts seen last (the same reasons are shown again and again, in any language)."""
+    try:
+        return _parsed[text]
+    except KeyError:
+        pass
+    parts = None
+    for template, pattern in _LONGEST_FIRST:
+        found = pattern.fullmatch(text)
+        if found:
+            parts = (template, found.groupdict())
+            break
+    if len(_parsed) >= _PARSED_MAX:
+        _parsed.clear()
+    _parsed[text] = parts
+    return parts
+
+
+def _current_translations():
+    """Flask-Babel's translations for the locale in use, looked up once per locale in an app
+    context (``get_translations`` names the locale and searches its cache on every call)."""
+    if not has_app_context():
+        return get_translations()
+    locale = get_locale()
+    cached = g.get("memberday_translations")
+    if cached is None or cached[0] is not locale:  # a forced locale is another object
+        cached = g.memberday_translations = (locale, get_translations())
+    return cached[1]
 
 
 def translate_stored(text: str | None, **variables) -> str:
@@ -100,7 +135,8 @@ def translate_stored(text: str | None, **variables) -> str:
     if not text:
         return text or ""
     text = str(text)
-    translated = gettext(text)
+    translations = _current_translations()
+    translated = translations.ugettext(text)
     if variables:
         try:
             return translated % variables
@@ -108,13 +144,13 @@ def translate_stored(text: str | None, **variables) -> str:
             return translated
     if translated != text:
         return translated
-    for template, pattern in _LONGEST_FIRST:
-        found = pattern.fullmatch(text)
-        if found:
-            try:
-                return gettext(template) % found.groupdict()
-            except (KeyError, ValueError, TypeError):
-                return text
+    parts = _stored_parts(text)
+    if parts is not None:
+        template, values = parts
+        try:
+            return translations.ugettext(template) % values
+        except (KeyError, ValueError, TypeError):
+            return text
     return text
 
 
