@@ -13,7 +13,7 @@ from core.members.models import STAGES, Member
 from core.testing import bearer, create_operator_token, query_plan
 
 NOW = datetime(2026, 6, 15, 12, 30, 0, 250000, tzinfo=timezone.utc)
-TAGS = ["vip", "vi", "vip2", "熟客", "a b", 'quo"te']
+TAGS = ["vip", "vi", "vip2", "熟客", "a b", 'quo"te', "o'neil", "c:\\dir", "{x,y}"]  # the last three: quoting in the statement
 TIERS = ["member", "silver", "gold", "platinum"]
 
 
@@ -95,6 +95,8 @@ AUDIENCES = [
     Audience(tags_none=("vip",)),
     Audience(tags_all=("a b",), tags_none=("vi", "vip2")),
     Audience(tags_any=("vip", "vip2"), stages=("active",), tiers=("silver", "gold")),
+    Audience(tags_any=("o'neil", "{x,y}"), tags_none=("c:\\dir",)),  # written into the statement: quoted
+    Audience(tags_all=("o'neil", "c:\\dir")),
     Audience(last_order_before=NOW - timedelta(days=31)),
     Audience(last_order_after=NOW - timedelta(days=31)),
     Audience(last_order_after=NOW - timedelta(days=61), last_order_before=NOW - timedelta(days=30), tags_none=("vi",)),
