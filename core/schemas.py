@@ -131,6 +131,18 @@ class ErrorSchema(Schema):
 MAX_OFFSET = 10_000  # page= is for shallow pages; OFFSET reads and throws away every row before
 
 
+_shared: dict[type, Schema] = {}
+
+
+def shared(schema_class: type[Schema]) -> Schema:
+    """One instance of ``schema_class`` for every request: making one copies every declared field
+    (a few tenths of a millisecond), and a schema keeps nothing of a dump or a load on itself."""
+    schema = _shared.get(schema_class)
+    if schema is None:
+        schema = _shared[schema_class] = schema_class()
+    return schema
+
+
 def page_of(query, args: dict, dump=None, *, key=None, descending: bool = True) -> dict:
     """One page of a list, in the envelope API.md describes: ``items``, ``next`` and more.
 

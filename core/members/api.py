@@ -13,7 +13,7 @@ from core.members.schemas import (AudiencePreviewResultSchema, AudiencePreviewSc
                                   MemberSchema, MemberUpdateSchema, NewMemberSchema, NewTokenSchema,
                                   TokenRequestSchema)
 from core.ratelimit import limit
-from core.schemas import page_of
+from core.schemas import page_of, shared
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/members", description="Members: join and profile.")
 audiences = Blueprint("audiences", __name__, url_prefix="/api/v1/audiences",
@@ -44,7 +44,7 @@ def list_members(args):
     query = select(Member).where(audience.member_filter(args["audience"]))
     if args.get("q"):
         query = query.where(services.search_condition(args["q"]))
-    return page_of(query, args, MemberSchema().dump)
+    return page_of(query, args, shared(MemberSchema).dump)
 
 
 @blp.route("/<int:member_id>", methods=["GET"])

@@ -7,7 +7,7 @@ from core.i18n import _
 from core.plugins import services
 from core.plugins.host import current_host
 from core.plugins.schemas import PluginAuditSchema, PluginListSchema, PluginSchema, PluginUpdateSchema
-from core.schemas import PageArgs, page_of
+from core.schemas import PageArgs, page_of, shared
 
 blp = Blueprint("plugins", __name__, url_prefix="/api/v1/plugins", description="Installed plugins.")
 
@@ -55,4 +55,4 @@ def plugin_audit(args, plugin_id):
     """Who changed this plugin, when, and what."""
     require_operator(*MANAGERS)
     services.get_record(plugin_id)
-    return page_of(services.audit_log(plugin_id), args, PluginAuditSchema().dump)
+    return page_of(services.audit_log(plugin_id), args, shared(PluginAuditSchema).dump)

@@ -12,7 +12,7 @@ from core.rewards.models import Coupon, CouponTemplate
 from core.rewards.schemas import (CouponAtTillSchema, CouponIssueSchema, CouponSchema, CouponTemplateCreateSchema,
                                   CouponTemplateSchema, PointsAdjustSchema, PointsEntrySchema, PointsSchema,
                                   RedeemResultSchema)
-from core.schemas import PageArgs, page_of
+from core.schemas import PageArgs, page_of, shared
 
 blp = Blueprint("rewards", __name__, url_prefix="/api/v1", description="Points ledger and coupons.")
 
@@ -59,7 +59,7 @@ def create_template(data):
 @blp.response(200)
 def list_templates(args):
     require_operator(*STAFF)
-    return page_of(select(CouponTemplate).order_by(CouponTemplate.id.desc()), args, CouponTemplateSchema().dump)
+    return page_of(select(CouponTemplate).order_by(CouponTemplate.id.desc()), args, shared(CouponTemplateSchema).dump)
 
 
 @blp.route("/members/<int:member_id>/coupons", methods=["GET"])
@@ -71,7 +71,7 @@ def member_coupons(args, member_id):
     require_self_or_operator(member_id)
     get_member(member_id)
     query = select(Coupon).where(Coupon.member_id == member_id).order_by(Coupon.id.desc())
-    return page_of(query, args, CouponSchema().dump)
+    return page_of(query, args, shared(CouponSchema).dump)
 
 
 @blp.route("/members/<int:member_id>/coupons", methods=["POST"])

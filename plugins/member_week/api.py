@@ -8,7 +8,7 @@ from core.auth.services import MANAGERS, current_principal, require_operator, re
 from core.i18n import _
 from core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, errors
 from core.idempotency import idempotent
-from core.schemas import page_of
+from core.schemas import page_of, shared
 from plugins.member_week import PLUGIN, report, services
 from plugins.member_week.schemas import (ClaimRequestSchema, MemberBenefitSchema, OperatorWeekSchema, PlanArgs,
                                          PromotionListArgs, PromotionSchema, ReportArgs, WeekListArgs, WeekChangeSchema,
@@ -37,7 +37,7 @@ def create_promotion(data):
 def list_promotions(args):
     """The promotions calendar, soonest first (operators)."""
     require_operator(*MANAGERS)
-    return page_of(services.promotion_list(args.get("upcoming")), args, PromotionSchema().dump)
+    return page_of(services.promotion_list(args.get("upcoming")), args, shared(PromotionSchema).dump)
 
 
 def _caller():
@@ -52,9 +52,9 @@ def _caller():
 
 
 def _member_view(week, member_id: int | None) -> dict:
-    data = WeekSchema().dump(week)
+    data = shared(WeekSchema).dump(week)
     mine = services.claimed_benefits(week.id, member_id) if member_id else set()
-    data["benefits"] = [MemberBenefitSchema().dump(dict(_benefit_fields(benefit), claimed_by_me=benefit.id in mine))
+    data["benefits"] = [shared(MemberBenefitSchema).dump(dict(_benefit_fields(benefit), claimed_by_me=benefit.id in mine))
                         for benefit in week.benefits]
     return data
 
@@ -80,7 +80,7 @@ def plan(args):
         for name in ("starts_at", "ends_at", "announce_at"):
             item[name] = when._serialize(item[name], name, item)
         if item["promotion"]:
-            item["promotion"] = PromotionSchema().dump(item["promotion"])
+            item["promotion"] = shared(PromotionSchema).dump(item["promotion"])
         items.append(item)
     return {"items": items}
 
@@ -103,7 +103,7 @@ def list_weeks(args):
     """The schedule: every week for operators; announced and running weeks a member takes part in."""
     principal, operator = _caller()
     if operator:
-        return page_of(services.week_list(args.get("status")), args, OperatorWeekSchema().dump)
+        return page_of(services.week_list(args.get("status")), args, shared(OperatorWeekSchema).dump)
     member_id = principal.id if principal else None
     query = services.visible_weeks(member_id)
     if args.get("status"):
@@ -121,7 +121,7 @@ def current():
     week = services.current_week(member_id, operator=operator)
     if week is None:
         raise NotFound(_("There is no member week on now."))
-    return OperatorWeekSchema().dump(week) if operator else _member_view(week, member_id)
+    return shared(OperatorWeekSchema).dump(week) if operator else _member_view(week, member_id)
 
 
 @blp.route("/<int:week_id>", methods=["GET"])
@@ -131,7 +131,7 @@ def get_week(week_id):
     principal, operator = _caller()
     week = services.get_week(week_id)
     if operator:
-        return OperatorWeekSchema().dump(week)
+        return shared(OperatorWeekSchema).dump(week)
     member_id = principal.id if principal else None
     visible = services.can_see(week, member_id) if member_id else (
         week.status in services.SHOWN_STATUSES and week.for_everyone)

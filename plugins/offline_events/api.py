@@ -7,7 +7,7 @@ from core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, err
 from core.i18n import _
 from core.idempotency import idempotent
 from core.members.services import get_member
-from core.schemas import page_of, page_of_list
+from core.schemas import page_of, page_of_list, shared
 from plugins.offline_events import PLUGIN, services
 from plugins.offline_events.schemas import (BatchAnswerSchema, BatchSchema, CheckInAnswerSchema, CheckInListSchema,
                                             CheckInRecordSchema, CheckInSchema, EventChangeSchema, EventListArgs, EventSchema,
@@ -45,11 +45,11 @@ def list_events(args):
         raise Unauthorized()
     if _is_operator(principal):
         events = services.event_list(everything=args["all"])
-        dump = OperatorEventSchema().dump
+        dump = shared(OperatorEventSchema).dump
     else:
         member = get_member(principal.id) if principal is not None and principal.kind == "member" else None
         events = services.event_list(member=member)
-        dump = EventSchema().dump
+        dump = shared(EventSchema).dump
     return page_of_list(events, args, dump)
 
 
@@ -61,10 +61,10 @@ def get_event(event_id):
     principal = current_principal()
     event = services.get_event(event_id)
     if _is_operator(principal):
-        return OperatorEventSchema().dump(event)
+        return shared(OperatorEventSchema).dump(event)
     if event.status == "cancelled":
         raise NotFound(_("Event %(id)s does not exist.", id=event_id))
-    return EventSchema().dump(event)
+    return shared(EventSchema).dump(event)
 
 
 @blp.route("/events/<int:event_id>", methods=["PATCH"])
@@ -128,7 +128,7 @@ def member_registrations(args, member_id):
     query = services.member_registrations(member_id)
     if args.get("status"):
         query = query.where(services.Registration.status == args["status"])
-    return page_of(query, args, RegistrationSchema().dump)
+    return page_of(query, args, shared(RegistrationSchema).dump)
 
 
 def _own_registration(registration_id: int):

@@ -7,7 +7,7 @@ from core.errors import AppError, Forbidden, NotFound, Unauthorized, ValidationF
 from core.i18n import _
 from core.idempotency import idempotent
 from core.members.services import get_member
-from core.schemas import page_of, page_of_list
+from core.schemas import page_of, page_of_list, shared
 from plugins.points_mall import PLUGIN, services
 from plugins.points_mall.schemas import (CodeListArgs, CodesImportSchema, ImportResultSchema, ItemCreateSchema,
                                          ItemListArgs, ItemSchema, ItemWriteSchema, MemberItemSchema,
@@ -40,14 +40,14 @@ def list_items(args):
     if principal is None and request.headers.get("Authorization"):
         raise Unauthorized()
     if principal is None:
-        return page_of_list(services.public_catalogue(), args, ItemSchema().dump)
+        return page_of_list(services.public_catalogue(), args, shared(ItemSchema).dump)
     if principal.kind == "operator":
         require_operator(*MANAGERS)
-        return page_of_list(services.operator_catalogue(args.get("on_sale")), args, OperatorItemSchema().dump)
+        return page_of_list(services.operator_catalogue(args.get("on_sale")), args, shared(OperatorItemSchema).dump)
     member = get_member(principal.id)
     takeable, short = services.member_catalogue(member)
-    result = page_of_list(takeable, args, MemberItemSchema().dump)
-    result["need_more_points"] = [MemberItemSchema().dump(listing) for listing in short]
+    result = page_of_list(takeable, args, shared(MemberItemSchema).dump)
+    result["need_more_points"] = [shared(MemberItemSchema).dump(listing) for listing in short]
     result["balance"] = member.points_balance
     return result
 
@@ -60,16 +60,16 @@ def get_item(item_id):
     principal = current_principal()
     if principal is not None and principal.kind == "operator":
         require_operator(*MANAGERS)
-        return OperatorItemSchema().dump(services.item_report(item_id))
+        return shared(OperatorItemSchema).dump(services.item_report(item_id))
     if principal is not None:
         takeable, short = services.member_catalogue(get_member(principal.id))
         for listing in takeable + short:
             if listing.item.id == item_id:
-                return MemberItemSchema().dump(listing)
+                return shared(MemberItemSchema).dump(listing)
     else:
         for item in services.public_catalogue():
             if item.id == item_id:
-                return ItemSchema().dump(item)
+                return shared(ItemSchema).dump(item)
     raise NotFound(_("Item %(id)s is not on offer.", id=item_id))
 
 
@@ -128,7 +128,7 @@ def import_codes(item_id):
 def list_codes(args, item_id):
     """An item's voucher codes with their status (operators)."""
     require_operator(*MANAGERS)
-    return page_of(services.code_list(item_id, args.get("status")), args, VoucherCodeSchema().dump, descending=False)
+    return page_of(services.code_list(item_id, args.get("status")), args, shared(VoucherCodeSchema).dump, descending=False)
 
 
 @blp.route("/redemptions", methods=["POST"])
@@ -158,7 +158,7 @@ def list_redemptions(args):
     else:
         require_operator(*MANAGERS)
     query = services.redemption_list(member_id, args.get("item_id"), args.get("status"))
-    return page_of(query, args, RedemptionSchema().dump)
+    return page_of(query, args, shared(RedemptionSchema).dump)
 
 
 @blp.route("/redemptions/<int:redemption_id>", methods=["GET"])
