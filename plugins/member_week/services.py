@@ -790,11 +790,26 @@ def week_at(now: datetime, member_id: int) -> MemberWeek | None:
         .where(MemberWeek.status != "cancelled", MemberWeek.starts_at <= now, MemberWeek.ends_at > now).limit(1))
 
 
+def _mall_pricing_windows() -> tuple:
+    """(id, starts_at, ends_at) of every week not cancelled that prices mall items: a handful of rows."""
+    prices_items = sa.exists().where(Benefit.week_id == MemberWeek.id, Benefit.kind == "mall_item")
+    return tuple(db.session.execute(
+        select(MemberWeek.id, MemberWeek.starts_at, MemberWeek.ends_at)
+        .where(MemberWeek.status != "cancelled", prices_items)).all())
+
+
+# Every redemption asks for the week's prices; outside such a week the answer is known without a
+# query (kept and dropped with the multiplier's windows: the same changes move both).
+mall_pricing_windows = ProcessMemo(_mall_pricing_windows)
+
+
 def mall_offers(member: Member, now: datetime | None = None) -> list:
     """The week's mall prices for a participant while the week runs (the mall's offers hook)."""
     from plugins.points_mall.hookspecs import MallOffer
 
     now = now or utcnow()
+    if not any(row.starts_at <= now < row.ends_at for row in mall_pricing_windows.get()):
+        return []
     week = week_at(now, member.id)
     if week is None or not is_running(week, now):
         return []
