@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from core.auth.services import (ADMIN, MANAGERS, require_operator, require_self_or_operator, revoke_member_token,
                                 rotate_member_token)
-from core.database import utcnow
+from core.database import reads_only, utcnow
 from core.errors import Forbidden, errors
 from core.i18n import N_
 from core.members import audience, services
@@ -40,6 +40,7 @@ def join(data):
 @blp.response(200)
 def list_members(args):
     """Members, newest first, by tier, stage, tags and last order, or found by ``q`` (operators)."""
+    reads_only()  # the operator, the page (and an estimate or a count): no BEGIN/ROLLBACK around them
     require_operator(*MANAGERS)
     query = select(Member).where(audience.member_filter(args["audience"]))
     if args.get("q"):

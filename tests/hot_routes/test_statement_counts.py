@@ -69,6 +69,18 @@ def test_points_read(memberday_client, member, count_statements, operator_token)
     assert all(sent.autocommit)  # no BEGIN before them, no ROLLBACK after: one round trip each
 
 
+def test_member_search_by_phone(memberday_client, count_statements, operator_token):
+    phone = "+886912345678"
+    assert memberday_client.post("/api/v1/members", json={"name": "Searched", "phone": phone}).status_code == 201
+    url = "/api/v1/members?q=%2B886912345678"
+    assert memberday_client.get(url, headers=bearer(operator_token)).status_code == 200
+    with count_statements() as sent:
+        response = memberday_client.get(url, headers=bearer(operator_token))
+    assert response.status_code == 200 and [m["phone"] for m in response.get_json()["items"]] == [phone]
+    assert len(sent) <= MEMBER_SEARCH
+    assert all(sent.autocommit)  # no BEGIN before them, no ROLLBACK after
+
+
 def test_order_report(memberday_client, member, count_statements, operator_token):
     def report(external_id):
         return memberday_client.post("/api/v1/orders", headers=bearer(operator_token),
@@ -151,6 +163,9 @@ def test_mall_redemption(memberday_app, memberday_client, operator_token, count_
 #   again), and the page of entries; a first page that is not full needs no estimate. Both run
 #   without a transaction around them (reads_only): no BEGIN, no ROLLBACK.
 POINTS_READ = 2
+# member search by phone: the operator behind the token, and the page; a first page that is not
+#   full needs no estimate. Without a transaction around them (reads_only).
+MEMBER_SEARCH = 2
 # order report: the operator; under the member's lock (the member read once): the multiplier hook
 #   asks nothing (no member week runs now, which the member week plugin knows from memory,
 #   core.plugins.memo; its savepoint costs no statement then), the order inserted ON CONFLICT DO NOTHING (no check before, no
