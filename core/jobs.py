@@ -48,6 +48,22 @@ class JobRegistry:
         self.jobs[name] = JobSpec(name, func, plugin_id, is_on)
 
 
+def job_timeout(seconds: int):
+    """Let a job run up to ``seconds`` in a worker (rq stops a job after 180 seconds by default).
+
+    For a job whose work grows with the data, such as an export of every member; such a job
+    should also continue where a stopped run left off. Example::
+
+        @job_timeout(6 * 3600)
+        def build_export(export_id): ...
+    """
+    def mark(func: Callable) -> Callable:
+        func.memberday_job_timeout = int(seconds)
+        return func
+
+    return mark
+
+
 def registry() -> JobRegistry:
     return current_app.extensions["memberday_jobs"]
 
@@ -87,8 +103,9 @@ def enqueue(name: str, *args, **kwargs) -> None:
 def _push(name: str, args: tuple, kwargs: dict) -> None:
     from rq import Retry
 
+    timeout = getattr(registry().jobs[name].func, "memberday_job_timeout", None)  # None: rq's default
     queue().enqueue(perform, name, list(args), kwargs, retry=Retry(max=3, interval=[5, 30, 120]),
-                    description=name)
+                    description=name, job_timeout=timeout)
 
 
 def _run_inline(name: str, args: tuple, kwargs: dict) -> None:

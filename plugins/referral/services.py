@@ -33,7 +33,7 @@ from core.database import advisory_lock, run_alone, transaction, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.i18n import N_, _, in_language, stored_template
 from core.extensions import db
-from core.jobs import enqueue
+from core.jobs import enqueue, job_timeout
 from core.members.models import Member
 from core.notifications.services import notify, notify_many
 from core.orders.models import Order
@@ -753,6 +753,10 @@ def request_qr_export(member_ids: list[int] | None, image_format: str = "png", r
         return export
 
 
+EXPORT_JOB_TIMEOUT = 6 * 3600  # seconds a worker lets one run go on (a million members take minutes)
+
+
+@job_timeout(EXPORT_JOB_TIMEOUT)
 def build_qr_export(export_id: int, progress=None) -> dict:
     """The export job: write the ZIP, recording progress as it goes.
 

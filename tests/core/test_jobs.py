@@ -75,3 +75,25 @@ def test_cron_once_runs_every_periodic_job(memberday_app, member):
         from core.members.models import Member
 
         assert db.session.get(Member, member["id"]).points_balance == 0
+
+
+def test_a_job_that_says_how_long_it_may_run_is_queued_with_that_timeout(memberday_app, memberday_worker):
+    """rq stops a job after 180 s unless told otherwise: a whole-member export is queued with its
+    own limit, an ordinary job with rq's default, and the export is built by the real worker."""
+    from core.database import transaction
+    from core.jobs import enqueue, queue
+    from core.plugins.services import set_enabled
+    from plugins.referral import services as referral
+
+    with memberday_app.app_context():
+        set_enabled("referral", True, actor="test")
+        with transaction():
+            enqueue("core.expire_due")
+        export_id = referral.request_qr_export(None, "png").id
+        timeouts = {job.description: job.timeout for job in queue().jobs}
+        assert timeouts["referral.export_qr"] == referral.EXPORT_JOB_TIMEOUT > 180
+        assert timeouts["core.expire_due"] == queue().DEFAULT_TIMEOUT == 180
+    memberday_worker.run()
+    assert memberday_worker.failed() == []
+    with memberday_app.app_context():
+        assert referral.get_export(export_id).status == "done"
