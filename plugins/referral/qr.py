@@ -41,6 +41,7 @@ QUIET_ZONE = 4    # modules of white around the code, as the standard asks
 EXPORT_MASK = 0   # the export's fixed mask pattern (any of 0-7 is standard)
 
 _CACHE_MAX = 1024
+_LINEAR_MAX = 32  # shapes kept with their bit changes (up to a few hundred integers each); an export has one
 _versions: dict[tuple, int] = {}
 _linear: dict[tuple, "_LinearCode"] = {}
 
@@ -125,7 +126,7 @@ def rows(data: str, mask_pattern: int | None = None) -> list[str]:
             key = (shape, code.version, mask_pattern)
             linear = _linear.get(key)
             if linear is None:
-                if len(_linear) >= _CACHE_MAX:
+                if len(_linear) >= _LINEAR_MAX:
                     _linear.clear()
                 linear = _linear[key] = _LinearCode(code.data_list[0].data, mask_pattern)
             return linear.rows(code.data_list[0].data)
