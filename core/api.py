@@ -9,7 +9,7 @@ from sqlalchemy import text
 from werkzeug.routing import IntegerConverter
 
 from core.errors import http_error_response, retry_after
-from core.schemas import MAX_INT, ErrorSchema
+from core.schemas import MAX_INT, ErrorSchema, shared
 
 
 class Api(SmorestApi):
@@ -45,14 +45,9 @@ class ArgumentsParser(type(Blueprint.ARGUMENTS_PARSER)):
     decides instead (``PageArgs`` refuses them: a misspelt filter must not silently list everyone).
     """
 
-    _schemas: dict[type, ma.Schema]
-
     def _get_schema(self, argmap, req):
         if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
-            schema = self._schemas.get(argmap)
-            if schema is None:
-                schema = self._schemas[argmap] = argmap()
-            return schema
+            return shared(argmap)
         return super()._get_schema(argmap, req)
 
 
@@ -60,7 +55,6 @@ class ArgumentsParser(type(Blueprint.ARGUMENTS_PARSER)):
 # was imported hold it already: it is given the subclass's behaviour in place, not replaced.
 _parser = Blueprint.ARGUMENTS_PARSER
 _parser.__class__ = ArgumentsParser
-_parser._schemas = {}
 _parser.unknown = None
 
 health = Blueprint("health", __name__, description="Liveness of the database and Redis.")

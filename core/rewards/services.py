@@ -376,11 +376,12 @@ def due_lots(now: datetime, after: tuple | None = None, batch: int = 500, part: 
     return query
 
 
-def expiry_parts() -> int:
-    """How many parts the expiry job runs at once (``POINTS_EXPIRY_PARTS``; one on SQLite)."""
+def expiry_parts(wanted: int | None = None) -> int:
+    """How many parts the expiry job runs at once: ``wanted``, else ``POINTS_EXPIRY_PARTS``; always
+    one on SQLite, whose one writer at a time would only make the parts wait for each other."""
     if db.session.get_bind().dialect.name != "postgresql":
         return 1
-    return max(int(current_app.config.get("POINTS_EXPIRY_PARTS") or 1), 1)
+    return max(int(wanted or current_app.config.get("POINTS_EXPIRY_PARTS") or 1), 1)
 
 
 def expire_due_lots(now: datetime | None = None, batch: int = 2000, parts: int | None = None) -> int:
@@ -392,7 +393,7 @@ def expire_due_lots(now: datetime | None = None, batch: int = 2000, parts: int |
     A part is :func:`expire_due_lots_part`.
     """
     now = now or utcnow()
-    parts = parts or expiry_parts()
+    parts = expiry_parts(parts)
     if parts <= 1:
         return expire_due_lots_part(now, batch)
     app = current_app._get_current_object()

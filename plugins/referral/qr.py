@@ -76,6 +76,10 @@ def _bits(matrix: list[list[bool]]) -> str:
     return "".join(["1" if module else "0" for row in matrix for module in row])
 
 
+def _rows_of(bits: str, size: int) -> list[str]:
+    return [bits[start:start + size] for start in range(0, size * size, size)]
+
+
 class _LinearCode:
     """Codes of one shape (one byte segment of a given length) with one fixed mask, made as the
     base's modules XOR the change of each data bit that differs from the base (module docstring)."""
@@ -83,9 +87,9 @@ class _LinearCode:
     def __init__(self, data: bytes, mask_pattern: int):
         self.mask_pattern, self.base = mask_pattern, data
         self.base_number = int.from_bytes(data, "big")
-        self.bits = self._library_bits(data)
-        self.size = math.isqrt(len(self.bits))
-        self.modules = int(self.bits, 2)
+        bits = self._library_bits(data)
+        self.size = math.isqrt(len(bits))
+        self.modules = int(bits, 2)
         self.changes: dict[int, int] = {}
 
     def _library_bits(self, data: bytes) -> str:
@@ -109,8 +113,7 @@ class _LinearCode:
             lowest = differ & -differ
             result ^= self.change(lowest.bit_length() - 1)
             differ ^= lowest
-        bits, size = format(result, f"0{self.size * self.size}b"), self.size
-        return [bits[start:start + size] for start in range(0, size * size, size)]
+        return _rows_of(format(result, f"0{self.size * self.size}b"), self.size)
 
 
 def rows(data: str, mask_pattern: int | None = None) -> list[str]:
@@ -131,8 +134,7 @@ def rows(data: str, mask_pattern: int | None = None) -> list[str]:
                 linear = _linear[key] = _LinearCode(code.data_list[0].data, mask_pattern)
             return linear.rows(code.data_list[0].data)
     matrix = modules(data, mask_pattern)
-    bits, size = _bits(matrix), len(matrix)
-    return [bits[start:start + size] for start in range(0, size * size, size)]
+    return _rows_of(_bits(matrix), len(matrix))
 
 
 _pixels: dict[int, dict] = {}

@@ -7,33 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from core.testing import bearer, english_words, new_phone
-from browser_steps import SUBMIT, member_signs_in
+from core.testing import bearer
+from browser_steps import LANGUAGES, SUBMIT, fits_the_screen, reads_in_its_language, signed_in_phone
 
-LANGUAGES = {"zh-TW": "zh-Hant", "zh-CN": "zh-Hans", "en": "en"}
 PARTY = {"zh-TW": ("粉絲見面會", "信義門市"), "zh-CN": ("粉丝见面会", "信义门店"), "en": ("Fan party", "Xinyi store")}
 GIFT = {"zh-TW": "會員週咖啡券", "zh-CN": "会员周咖啡券", "en": "Member week coffee"}
-
-
-def signed_in_phone(phone, memberday_client, locale: str, name: str):
-    """A new member, signed in on a phone that speaks ``locale`` (phone, then the code sent to it)."""
-    number = new_phone()
-    member = memberday_client.post("/api/v1/members", json={"name": name, "phone": number}).get_json()
-    page = phone(locale)
-    member_signs_in(page, number)
-    return page, member
-
-
-def fits_the_screen(page) -> bool:
-    """Nothing wider than the phone: no sideways scrolling."""
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-
-
-def reads_in_its_language(page, locale: str, *allowed: str) -> None:
-    lang = LANGUAGES[locale]
-    assert page.get_attribute("html", "lang") == lang
-    if lang != "en":
-        assert english_words(page.content(), lang, allowed=("QR", "Memberday", "Coffee", *allowed)) == []  # the brand's name stays
 
 
 @pytest.mark.parametrize("locale", list(LANGUAGES))

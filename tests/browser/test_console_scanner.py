@@ -10,18 +10,10 @@ import pytest
 from playwright.sync_api import expect
 
 from core.testing import bearer
-from browser_steps import member_signs_in
+from browser_steps import in_language, member_signs_in
 
 # The referral plugin's section of /me: the member's invitation QR code (/r/CODE/qr.svg).
 REFERRAL_SECTION = "section.card:has(img[src$='/qr.svg'])"
-
-
-def in_language(app, locale: str, message: str, **values) -> str:
-    """``message`` as the platform's catalogs put it in ``locale`` (what the browser should show)."""
-    from flask_babel import force_locale, gettext
-
-    with app.test_request_context(), force_locale(locale):
-        return gettext(message, **values)
 
 
 def switch(page, plugin_id: str, state: str) -> None:

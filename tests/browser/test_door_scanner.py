@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from core.database import utcnow
 from core.testing import bearer
-from test_console_scanner import in_language
+from browser_steps import in_language
 
 
 def ticket_photo(memberday_client, ticket_code: str, path):

@@ -8,8 +8,7 @@ import re
 import pytest
 
 from core.testing import bearer
-from browser_steps import SUBMIT
-from test_campaign_pages import LANGUAGES, fits_the_screen, reads_in_its_language, signed_in_phone
+from browser_steps import LANGUAGES, SUBMIT, fits_the_screen, reads_in_its_language, signed_in_phone
 
 NOT_A_DAY = {"zh-TW": "請選擇一個存在的日期。", "zh-CN": "请选择一个存在的日期。", "en": "Please choose a real day."}
 
