@@ -194,6 +194,22 @@ def reads_only() -> None:
     session.info[_READS_ONLY] = True
 
 
+def driver_rows(statement: str, parameters: dict) -> list[tuple]:
+    """The rows of ``statement`` (the driver's SQL, ``%(name)s`` parameters), run as a prepared
+    statement on the driver's own connection under the session's: for a hot read, without
+    SQLAlchemy's compile and result layers around it (PostgreSQL only).
+
+    A driver error is handed to SQLAlchemy as if its own execute had raised it: a connection
+    PostgreSQL closed invalidates the pool and reaches the client as a 503, as everywhere else.
+    """
+    connection = db.session.connection()
+    try:
+        return connection.connection.driver_connection.execute(statement, parameters, prepare=True).fetchall()
+    except connection.dialect.loaded_dbapi.Error as error:
+        connection._handle_dbapi_exception(error, statement, parameters, None, None)
+        raise
+
+
 def in_transaction() -> bool:
     return bool(db.session().info.get(_DEPTH))
 

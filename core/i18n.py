@@ -134,8 +134,16 @@ def translate_stored(text: str | None, **variables) -> str:
     """
     if not text:
         return text or ""
-    text = str(text)
+    return _translate_stored(_current_translations(), str(text), variables)
+
+
+def translate_stored_many(texts) -> list[str]:
+    """:func:`translate_stored` of each text, with the language looked up once."""
     translations = _current_translations()
+    return [_translate_stored(translations, str(text), {}) if text else (text or "") for text in texts]
+
+
+def _translate_stored(translations, text: str, variables: dict) -> str:
     translated = translations.ugettext(text)
     if variables:
         try:
@@ -213,6 +221,19 @@ def _member_preference() -> str | None:
         preference = None
     g.memberday_member_locale = normalise(preference)
     return g.memberday_member_locale
+
+
+def member_preference_read(member_id: int, saved: str | None) -> None:
+    """The saved language of the member a bearer token was just checked against, read by the caller
+    with its own data: later lookups of the request's language need not read it again. A browser
+    signed in as a member (the session cookie) keeps that member's language, as before."""
+    if "memberday_member_locale" in g:
+        return
+    from core.auth.sessions import session_holds
+
+    if session_holds("member"):
+        return
+    g.memberday_member_locale = normalise(saved)
 
 
 def visitor_choice() -> str | None:

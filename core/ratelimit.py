@@ -72,6 +72,13 @@ limiter = Limiter(
 )
 
 
+@limiter.request_filter
+def _switched_off() -> bool:
+    # Asked first for every request: with the limits off, none is weighed (the limiter is shared
+    # by every app in the process, so its own on/off switch cannot serve one app's setting).
+    return _disabled()
+
+
 def limit(name: str, *, methods: list[str] | None = None):
     """A view decorator: count calls under the named limit (only ``methods``, when given)."""
     if name not in DEFAULT_LIMITS:

@@ -222,6 +222,32 @@ def authenticate(token: str) -> Principal | None:
     return None
 
 
+def member_token_digest() -> str | None:
+    """The digest of the member token this request carries, for a read that checks the token in the
+    same statement that reads its data (see :func:`accept_member_token`); None when the request carries
+    no member token or its principal is already known."""
+    if "principal" in g:
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(MEMBER_PREFIX) or len(token) > 200:
+        return None
+    return hash_token(token)
+
+
+def accept_member_token(member_id: int, name: str, stored_hash: str | None, expires_at: datetime | None,
+                        digest: str) -> bool:
+    """Whether ``digest`` (from :func:`member_token_digest`) is the live token of the member whose row
+    was read with it; if so, that member is the request's principal, as :func:`authenticate` would
+    have found. When it is not, nothing is decided: the caller takes the ordinary path, which answers
+    401 or 403 as it always does."""
+    if stored_hash is None or not hmac.compare_digest(stored_hash, digest) \
+            or not _not_expired(expires_at, utcnow()):
+        return False
+    g.principal = Principal("member", member_id, None, name)
+    return True
+
+
 def _not_expired(expires_at: datetime | None, now: datetime) -> bool:
     return expires_at is None or expires_at > now
 

@@ -58,6 +58,11 @@ def start_session(kind: str, subject_id: int, *, now: datetime | None = None) ->
     g.pop("memberday_subjects", None)
 
 
+def session_holds(kind: str) -> bool:
+    """Whether this browser's session cookie names a session of ``kind`` (live or not: unchecked)."""
+    return session.get(_check_kind(kind)) is not None
+
+
 def current_subject(kind: str, *, now: datetime | None = None) -> int | None:
     """The id of the member or operator signed in as ``kind``; None when absent, ended or expired."""
     key = _check_kind(kind)

@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, request
 from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
+from itsdangerous.url_safe import URLSafeSerializerMixin
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -211,10 +213,19 @@ def _serializer() -> URLSafeTimedSerializer:
     return _serializer_for(current_app.config["SECRET_KEY"])
 
 
+class _AttributionSerializer(URLSafeTimedSerializer):
+    """URL-safe and timed, without trying zlib first: a code of a few bytes never shrinks, and
+    the attempt cost more than the signature. What it writes is what it wrote before (a payload
+    that compresses is never this short), and it reads every cookie it ever wrote."""
+
+    def dump_payload(self, obj) -> bytes:
+        return base64_encode(super(URLSafeSerializerMixin, self).dump_payload(obj))
+
+
 @functools.lru_cache(maxsize=8)
 def _serializer_for(secret: str) -> URLSafeTimedSerializer:
     # Built once per key: every share link signs a cookie with it.
-    return URLSafeTimedSerializer(secret, salt="referral-attribution")
+    return _AttributionSerializer(secret, salt="referral-attribution")
 
 
 def attribution_cookie_value(code: str) -> str:

@@ -82,6 +82,23 @@ def test_share_link_cookie_attributes_a_later_join_and_the_first_click_wins(memb
     assert rows[1]["referee_id"] == joined["id"]
 
 
+def test_a_cookie_signed_before_or_after_the_uncompressed_payload_attributes_the_join(memberday_app, referrer):
+    """Cookies set by a share link before the serializer stopped trying zlib still attribute, and
+    what it writes now reads with the library's own serializer (the format did not change)."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    library = URLSafeTimedSerializer(memberday_app.config["SECRET_KEY"], salt="referral-attribution")
+    browser = memberday_app.test_client()
+    browser.set_cookie("memberday_ref", library.dumps(referrer["code"]))
+    joined = join(browser, "Earlier Cookie")
+    assert [(row["referrer_id"], row["referee_id"]) for row in referrals(memberday_app)] == [
+        (referrer["id"], joined["id"])]
+    with memberday_app.app_context():
+        from plugins.referral import services
+
+        assert library.loads(services.attribution_cookie_value(referrer["code"])) == referrer["code"]
+
+
 def test_forged_or_expired_attribution_cookie_is_ignored(memberday_app, memberday_client, referrer, configure):
     from itsdangerous import URLSafeTimedSerializer
 
