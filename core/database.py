@@ -195,19 +195,42 @@ def reads_only() -> None:
 
 
 def driver_rows(statement: str, parameters: dict) -> list[tuple]:
-    """The rows of ``statement`` (the driver's SQL, ``%(name)s`` parameters), run as a prepared
-    statement on the driver's own connection under the session's: for a hot read, without
-    SQLAlchemy's compile and result layers around it (PostgreSQL only).
+    """The rows of a read-only ``statement`` (the driver's SQL, ``%(name)s`` parameters), run as a
+    prepared statement on a driver connection: for a hot read, without SQLAlchemy's compile and
+    result layers around it (PostgreSQL only).
 
-    A driver error is handed to SQLAlchemy as if its own execute had raised it: a connection
-    PostgreSQL closed invalidates the pool and reaches the client as a 503, as everywhere else.
+    Outside a transaction the statement runs on its own (autocommit) on a connection taken straight
+    from the pool and handed back at once: no ``BEGIN`` or ``ROLLBACK`` around it, and no ORM
+    session. Inside one it runs on the session's connection, in that transaction.
+
+    A driver error is handled as SQLAlchemy handles its own: a connection PostgreSQL closed
+    replaces the pool's connections and reaches the client as a 503, as everywhere else.
     """
-    connection = db.session.connection()
+    session = db.session()
+    if session.in_transaction():
+        connection = session.connection()
+        try:
+            return connection.connection.driver_connection.execute(statement, parameters, prepare=True).fetchall()
+        except connection.dialect.loaded_dbapi.Error as error:
+            connection._handle_dbapi_exception(error, statement, parameters, None, None)
+            raise
+    engine = db.engine
+    pooled = engine.raw_connection()
+    driver = pooled.driver_connection
     try:
-        return connection.connection.driver_connection.execute(statement, parameters, prepare=True).fetchall()
-    except connection.dialect.loaded_dbapi.Error as error:
-        connection._handle_dbapi_exception(error, statement, parameters, None, None)
-        raise
+        driver.autocommit = True
+        return driver.execute(statement, parameters, prepare=True).fetchall()
+    except engine.dialect.loaded_dbapi.Error as error:
+        gone = engine.dialect.is_disconnect(error, pooled, None)
+        if gone:
+            pooled.invalidate(error)
+            engine.dispose()  # its siblings died with it (a restart): the next request gets new ones
+        raise sa.exc.DBAPIError.instance(statement, parameters, error, engine.dialect.loaded_dbapi.Error,
+                                         connection_invalidated=gone, dialect=engine.dialect) from error
+    finally:
+        if not driver.closed:
+            driver.autocommit = False  # as the pool hands connections out
+        pooled.close()
 
 
 def in_transaction() -> bool:

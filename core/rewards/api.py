@@ -19,14 +19,15 @@ blp = Blueprint("rewards", __name__, url_prefix="/api/v1", description="Points l
 
 @blp.route("/members/<int:member_id>/points", methods=["GET"])
 @errors("forbidden")
+@reads.own_page_first
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, PointsSchema)
 def points(args, member_id):
     """The balance, held points, and ledger entries newest first."""
-    reads_only()  # no BEGIN/ROLLBACK around its statements
     own_page = reads.own_points_page(member_id, args)  # one statement, when a member reads their own
     if own_page is not None:
         return own_page
+    reads_only()  # no BEGIN/ROLLBACK around its statements
     require_self_or_operator(member_id)
     member = get_member(member_id)
     result = page_of(services.history(member_id), args)

@@ -10,12 +10,13 @@ SQLite -- takes the ordinary path in ``core.rewards.api``, which gives the same 
 """
 from __future__ import annotations
 
+import functools
 from zoneinfo import ZoneInfo
 
-from flask import current_app, jsonify
+from flask import current_app, g, jsonify, request
 
 from core.auth.services import accept_member_token, member_token_digest
-from core.database import driver_rows
+from core.database import driver_rows, reads_only
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.i18n import member_preference_read, translate_stored_many
@@ -40,8 +41,29 @@ ORDER BY e.id DESC
 """
 
 
+_FIRST_PAGE = {"page": 1, "per_page": 50}  # what PageArgs gives for an empty query string
+
+
+def own_page_first(view):
+    """Answer a member's own first page before the arguments are parsed, when there are none to
+    parse: the app asks for exactly that every time it opens. Otherwise the view runs as always
+    (and tries the lean page itself with the arguments it was given)."""
+    @functools.wraps(view)
+    def first(*args, **kwargs):
+        if not request.query_string:
+            page = own_points_page(kwargs["member_id"], _FIRST_PAGE)
+            if page is not None:
+                return page
+        return view(*args, **kwargs)
+
+    return first
+
+
 def own_points_page(member_id: int, args: dict):
     """The JSON answer for a member reading their own points page, or None: take the ordinary path."""
+    if "memberday_own_page" in g:
+        return None  # tried once in this request already, and declined
+    g.memberday_own_page = True
     if db.engine.dialect.name != "postgresql" or args.get("count") or args.get("page", 1) != 1 and not args.get("after"):
         return None
     digest = member_token_digest()
@@ -85,4 +107,5 @@ def own_points_page(member_id: int, args: dict):
 def _estimate(member_id: int) -> int | None:
     from core.rewards.services import history
 
+    reads_only()  # the planner's estimate is a statement of its own, without a transaction either
     return estimated_rows(history(member_id))

@@ -178,3 +178,17 @@ def test_a_member_with_no_entries_reads_an_empty_page(memberday_client, member, 
     assert trip.trips == 1
     assert response.get_json() == {"balance": 0, "pending": 0, "items": [], "next": None, "page": 1,
                                    "per_page": 50, "estimate": 0}
+
+
+def test_on_sqlite_the_member_reads_through_the_ordinary_path(memberday_sqlite_client, sqlite_operator_token):
+    joined = memberday_sqlite_client.post("/api/v1/members", json={"name": "Embedded", "phone": new_phone()})
+    member = joined.get_json()
+    assert memberday_sqlite_client.post("/api/v1/orders", headers=bearer(sqlite_operator_token), json={
+        "external_id": "embedded-1", "member_id": member["id"], "amount": "80.00"}).status_code == 201
+    url = f"/api/v1/members/{member['id']}/points"
+    own = memberday_sqlite_client.get(url, headers={**bearer(member["token"]), "Accept-Language": "en"})
+    ordinary = memberday_sqlite_client.get(url, headers={**bearer(sqlite_operator_token), "Accept-Language": "en"})
+    assert own.status_code == ordinary.status_code == 200
+    assert own.get_json() == ordinary.get_json()
+    assert own.get_json()["balance"] == 80 and own.get_json()["items"][0]["reason_text"] == "Order embedded-1"
+    assert memberday_sqlite_client.get(url, headers=bearer(member["token"] + "x")).status_code == 401
