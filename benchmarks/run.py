@@ -960,17 +960,21 @@ def host_in_process(ctx: dict, profile: dict, log) -> dict:
     return figures
 
 
-def statements_per_request(cases: list[Case], ctx: dict) -> dict[str, int]:
-    """How many SQL statements one request of each HTTP case sends, replayed in this process through
-    ``wsgi.py`` with a counter on every engine. Not counted: the pool's pre-ping and the BEGIN,
-    COMMIT or ROLLBACK around them, each one more round trip to PostgreSQL."""
+def statements_per_request(cases: list[Case], ctx: dict) -> dict[str, dict]:
+    """What one request of each HTTP case sends to PostgreSQL, replayed in this process through
+    ``wsgi.py``: ``statements``, SQL statements counted on every engine's events (not the
+    transaction's BEGIN, COMMIT or ROLLBACK, nor a statement sent on the driver's own connection,
+    as the member's own points page is), and ``trips``, round trips counted on the wire
+    (``core.testing.WireTrace``: every statement and every BEGIN and COMMIT)."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import Pool
     from werkzeug.test import EnvironBuilder
 
     import wsgi
+    from core.testing import WireTrace
 
-    counts: dict[str, int] = {}
+    counts: dict[str, dict] = {}
     seen: list[str] = []
 
     def count(conn, cursor, statement, *args):
@@ -994,12 +998,15 @@ def statements_per_request(cases: list[Case], ctx: dict) -> dict[str, int]:
                                          data=body or None, base_url="http://127.0.0.1").get_environ()
                 seen.clear()
                 statuses: list[str] = []
-                body_out = b"".join(wsgi.application(environ, lambda status, hdrs, exc=None: statuses.append(status)))
+                with WireTrace(Pool) as wire:
+                    body_out = b"".join(wsgi.application(environ,
+                                                         lambda status, hdrs, exc=None: statuses.append(status)))
             if not statuses or int(statuses[0][:3]) >= 400:
                 raise RuntimeError(f"replaying {case.name}: {statuses} {body_out[:300]!r}")
-            counts[case.name] = len(seen)
+            counts[case.name] = {"statements": len(seen), "trips": wire.trips}
             if os.environ.get("MEMBERDAY_BENCH_SHOW_SQL"):
                 print(f"--- {case.name}", *(" ".join(statement.split())[:160] for statement in seen), sep="\n  ")
+                print("  on the wire:", *(line[:160] for line in wire.lines), sep="\n    ")
     finally:
         event.remove(Engine, "before_cursor_execute", count)
     return counts
@@ -1099,14 +1106,15 @@ def report(summary: dict, goals: list[Goal]) -> str:
                      f"p95 {cold['http_p95_ms']:.1f} ms; the image alone median {cold['generate_p50_ms']:.1f} ms")
     lines += ["", "CPU per successful operation in ms (median of windows); other programs = the rest of the "
               "machine's busy time, in cores:", "",
-              "| case | SQL statements | app (gunicorn workers) | PostgreSQL | load generator "
+              "| case | SQL statements | round trips | app (gunicorn workers) | PostgreSQL | load generator "
               "| other programs (cores) |",
-              "|---|---:|---:|---:|---:|---:|"]
+              "|---|---:|---:|---:|---:|---:|---:|"]
     statements = summary.get("statements", {})
     for name, row in summary["cases"].items():
         split = row.get("cpu_per_op")
         if split:
-            lines.append(f"| {name} | {statements.get(name, 2 if name.startswith('floor') else '-')} | "
+            sent = statements.get(name) or ({"statements": 2, "trips": 4} if name.startswith("floor") else {})
+            lines.append(f"| {name} | {sent.get('statements', '-')} | {sent.get('trips', '-')} | "
                          f"{split['app_ms']:.2f} | {split['db_ms']:.2f} | {split['client_ms']:.2f} | "
                          f"{split['other_cores']:.2f} |")
     if summary.get("compare"):
@@ -1303,7 +1311,7 @@ def main(argv=None) -> int:
             extra["compare"] = compare_pairs(cases, ctx, ref_ctx, profile, log)
             extra["compare_ref"] = ctx["compare_ref"]
         extra["statements"] = statements_per_request(cases, ctx)
-        log(f"  SQL statements per request: {extra['statements']}")
+        log(f"  SQL statements and round trips per request: {extra['statements']}")
         if "hook_plugins" in {c.name for c in cases}:
             extra["host_in_process"] = host_in_process(ctx, profile, log)
         if "qr_warm" in {c.name for c in cases}:

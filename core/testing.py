@@ -445,6 +445,65 @@ def run_concurrently(func, count: int, *, timeout: float = 120) -> list:
     return results
 
 
+class WireTrace:
+    """Round trips to PostgreSQL while the block runs, counted on the wire: libpq's own trace of
+    every connection checked out of ``target``'s pool (an engine, or ``sqlalchemy.pool.Pool`` for
+    every pool), where each ``Sync`` (a statement of the extended protocol) and each ``Query`` (a
+    plain one, such as ``BEGIN``) is one trip there and back. Unlike a counter on SQLAlchemy's
+    events, it also sees statements sent on the driver's own connection and the transaction's
+    ``BEGIN``/``COMMIT``. A connection's first use of a prepared statement costs one trip more.
+
+        with WireTrace(engine) as wire:
+            client.get(url)
+        assert wire.trips == 1
+    """
+
+    def __init__(self, target):
+        self.target, self.trips, self.lines, self._files = target, 0, [], {}
+
+    def __enter__(self):
+        from sqlalchemy import event
+
+        event.listen(self.target, "checkout", self._checkout)
+        event.listen(self.target, "checkin", self._checkin)
+        return self
+
+    def __exit__(self, *exc):
+        from sqlalchemy import event
+
+        event.remove(self.target, "checkout", self._checkout)
+        event.remove(self.target, "checkin", self._checkin)
+        for connection in list(self._files):
+            self._stop(connection)
+
+    def _checkout(self, dbapi_connection, record, proxy):
+        import tempfile
+
+        import psycopg
+
+        trace = tempfile.TemporaryFile()
+        dbapi_connection.pgconn.trace(trace.fileno())
+        dbapi_connection.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+        self._files[dbapi_connection] = trace
+
+    def _checkin(self, dbapi_connection, record):
+        if dbapi_connection in self._files:
+            self._stop(dbapi_connection)
+
+    def _stop(self, dbapi_connection):
+        trace = self._files.pop(dbapi_connection)
+        if not dbapi_connection.closed:
+            dbapi_connection.pgconn.untrace()
+        trace.seek(0)
+        for line in trace.read().decode("utf-8", "replace").splitlines():
+            fields = line.split("\t")
+            if len(fields) > 2 and fields[0] == "F":
+                self.lines.append(" ".join(fields[2:]))
+                if fields[2].split(" ")[0] in ("Sync", "Query"):
+                    self.trips += 1
+        trace.close()
+
+
 def query_plan(session, query, *, no_seqscan: bool = True) -> str:
     """PostgreSQL's plan for a SQLAlchemy select, parameters bound as the app binds them.
 

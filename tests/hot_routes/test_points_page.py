@@ -2,62 +2,17 @@
 (``core.rewards.reads``); everyone else takes the ordinary path. Both must give the same body, and
 the lean one must refuse exactly what the ordinary one refuses.
 
-Round trips are counted on the wire: libpq's own trace of every connection the request checks
-out, where each ``Sync`` (a statement of the extended protocol) and each ``Query`` (a plain one,
-such as ``BEGIN``) is one trip to PostgreSQL and back. A connection's first use of the statement
-prepares it (one trip more, once per connection); the counts are of a warmed-up connection.
+Round trips are counted on the wire (``core.testing.WireTrace``). A connection's first use of the
+statement prepares it (one trip more, once per connection); the counts are of a warmed-up one.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import timedelta
 
-import psycopg
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
-from core.testing import bearer, new_phone
-
-
-class WireTrace:
-    """Round trips the app makes to PostgreSQL while the block runs."""
-
-    def __init__(self, engine):
-        self.engine, self.trips, self._files = engine, 0, {}
-
-    def __enter__(self):
-        event.listen(self.engine, "checkout", self._checkout)
-        event.listen(self.engine, "checkin", self._checkin)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(self.engine, "checkout", self._checkout)
-        event.remove(self.engine, "checkin", self._checkin)
-        for connection in list(self._files):
-            self._stop(connection)
-
-    def _checkout(self, dbapi_connection, record, proxy):
-        trace = tempfile.TemporaryFile()
-        dbapi_connection.pgconn.trace(trace.fileno())
-        dbapi_connection.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
-        self._files[dbapi_connection] = trace
-
-    def _checkin(self, dbapi_connection, record):
-        if dbapi_connection in self._files:
-            self._stop(dbapi_connection)
-
-    def _stop(self, dbapi_connection):
-        dbapi_connection.pgconn.untrace()
-        trace = self._files.pop(dbapi_connection)
-        trace.seek(0)
-        for line in trace.read().decode("utf-8", "replace").splitlines():
-            fields = line.split("\t")
-            if os.environ.get("SHOW_WIRE") and fields[0] == "F":
-                print(line[:150])
-            if len(fields) > 2 and fields[0] == "F" and fields[2].split(" ")[0] in ("Sync", "Query"):
-                self.trips += 1
-        trace.close()
+from core.testing import WireTrace, bearer, new_phone
 
 
 @pytest.fixture
