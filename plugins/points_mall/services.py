@@ -359,18 +359,17 @@ def redeem(member_id: int, item_id: int, quantity: int = 1, actor: str | None = 
     """Spend points on ``quantity`` units of an item: points, stock, codes and record, all or nothing."""
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
         raise ValidationFailed(_("The quantity must be 1-%(max)s.", max=MAX_QUANTITY), fields={"quantity": ["out of range"]})
-    # The item is read unlocked to find the offer, then again once the member is locked (a
-    # redemption may wait there while an operator changes the price or the sale window);
-    # stock and codes are checked where they are taken (the conditional update below).
-    item = db.session.get(MallItem, item_id, populate_existing=True)
-    if item is None:
-        raise NotFound(_("Item %(id)s does not exist.", id=item_id))
     offer = offers_for(get_member(member_id)).get(item_id)
     # What the response shows (the redemption, its item and codes) is written or locked
     # here: the commit need not expire it, and the response reloads nothing.
     with transaction(keep_loaded=True):
         member = rewards.lock_member(member_id)
-        db.session.refresh(item)
+        # The item is read once the member is locked (a redemption may wait there while an
+        # operator changes the price or the sale window), fresh even if this session held it;
+        # stock and codes are checked where they are taken (the conditional update below).
+        item = db.session.get(MallItem, item_id, populate_existing=True)
+        if item is None:
+            raise NotFound(_("Item %(id)s does not exist.", id=item_id))
         now = utcnow()
         if not is_on_sale(item, now):
             raise Conflict(_("This item is not on sale now."), code="not_on_sale")

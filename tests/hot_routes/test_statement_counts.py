@@ -182,15 +182,15 @@ ORDER_REPORT_QUEUED = 8
 SHARE_LINK = 0
 # cached QR answered 304: nothing (the code, the flags and the image's ETag are in memory).
 QR_304 = 0
-# mall redemption: the member behind the token; the idempotency key; the item; the offers hook asks
-#   nothing (no member week prices mall items now, which the member week plugin knows from memory,
-#   core.plugins.memo, so its savepoint costs no statement); under the member lock (taken once): the
-#   item again (its price and sale window now); then on PostgreSQL one call of points_mall_redeem()
-#   (migration points_mall_0003) writes the redemption, the balance, the entry and the spend from
-#   the lots with their allocations -- seven statements of the ORM path, which SQLite and voucher
-#   items keep; the stored answer, and last the stock's conditional UPDATE ... RETURNING (the item's
-#   row is locked from it to the COMMIT: tests/points_mall/test_stock_taken_last.py).
-MALL_REDEMPTION = 8
+# mall redemption: the member behind the token; the idempotency key; the offers hook asks nothing
+#   (no member week prices mall items now, which the member week plugin knows from memory,
+#   core.plugins.memo, so its savepoint costs no statement); under the member lock (taken once):
+#   the item, read once (its price and sale window now); then on PostgreSQL one call of
+#   points_mall_redeem() (migration points_mall_0003) writes the redemption, the balance, the entry
+#   and the spend from the lots with their allocations -- seven statements of the ORM path, which
+#   SQLite and voucher items keep; the stored answer, and last the stock's conditional UPDATE ...
+#   RETURNING (the item's row is locked from it to the COMMIT: tests/points_mall/test_stock_taken_last.py).
+MALL_REDEMPTION = 7
 
 
 def test_a_request_that_said_it_only_reads_cannot_open_a_transaction(memberday_app):
