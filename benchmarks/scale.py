@@ -251,9 +251,9 @@ def once(app) -> dict:
 
 
 def _cursor(member_id: int) -> str:
-    from core.schemas import _encode_cursor
+    from core.schemas import encode_cursor
 
-    return _encode_cursor([member_id])
+    return encode_cursor([member_id])
 
 
 def _nth_entry(app, member_id: int, nth: int) -> int:

@@ -162,7 +162,7 @@ def page_of(query, args: dict, dump=None, *, key=None, descending: bool = True) 
     ordered = query.order_by(None).order_by(*(column.desc() if descending else column.asc() for column in key))
     result = {"per_page": per_page}
     if args.get("after"):
-        values = _decode_cursor(args["after"], key)
+        values = decode_cursor(args["after"], key)
         columns, after = sa.tuple_(*key), sa.tuple_(*(sa.literal(v, c.type) for v, c in zip(values, key)))
         paged = ordered.where(columns < after if descending else columns > after)
         first_page = False
@@ -184,17 +184,17 @@ def page_of(query, args: dict, dump=None, *, key=None, descending: bool = True) 
         result["estimate"] = whole
     else:
         result["estimate"] = estimated_rows(query)
-    result["next"] = _encode_cursor([getattr(rows[-1], column.key) for column in key]) if more else None
+    result["next"] = encode_cursor([getattr(rows[-1], column.key) for column in key]) if more else None
     result["items"] = [dump(row) for row in rows] if dump else rows
     return result
 
 
-def _encode_cursor(values: list) -> str:
+def encode_cursor(values: list) -> str:
     plain = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values], separators=(",", ":"))
     return base64.urlsafe_b64encode(plain.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, key: tuple) -> list:
+def decode_cursor(cursor: str, key: tuple) -> list:
     """The key values a cursor carries, each checked against its column's type."""
     from core.errors import ValidationFailed
 

@@ -21,7 +21,7 @@ from core.errors import ValidationFailed
 from core.extensions import db
 from core.i18n import member_preference_read, translate_stored_many
 from core.rewards.models import PointsEntry
-from core.schemas import _decode_cursor, _encode_cursor, estimated_rows
+from core.schemas import decode_cursor, encode_cursor, estimated_rows
 
 _NEWEST = 2**31 - 1  # ids are 32-bit: "before this id" with no cursor means every entry
 
@@ -73,7 +73,7 @@ def own_points_page(member_id: int, args: dict):
     before = _NEWEST
     if args.get("after"):
         try:
-            before = min(_decode_cursor(args["after"], (PointsEntry.id,))[0], _NEWEST)
+            before = min(decode_cursor(args["after"], (PointsEntry.id,))[0], _NEWEST)
         except ValidationFailed:
             return None  # refused by the ordinary path, after the token (a 401 comes before a 400)
     rows = driver_rows(_PAGE, {"member_id": member_id, "before": before, "limit": per_page + 1})
@@ -86,7 +86,7 @@ def own_points_page(member_id: int, args: dict):
     entries = [row[6:] for row in rows if row[6] is not None]
     more, entries = len(entries) > per_page, entries[:per_page]
     result = {"per_page": per_page, "balance": balance, "pending": pending,
-              "next": _encode_cursor([entries[-1][0]]) if more else None}
+              "next": encode_cursor([entries[-1][0]]) if more else None}
     if args.get("after"):
         result["estimate"] = _estimate(member_id)
     else:
