@@ -223,7 +223,7 @@ def _member_preference() -> str | None:
     return g.memberday_member_locale
 
 
-def member_preference_read(member_id: int, saved: str | None) -> None:
+def member_preference_read(saved: str | None) -> None:
     """The saved language of the member a bearer token was just checked against, read by the caller
     with its own data: later lookups of the request's language need not read it again. A browser
     signed in as a member (the session cookie) keeps that member's language, as before."""

@@ -58,7 +58,7 @@ def _disabled() -> bool:
 
 
 def _not_a_token_write() -> bool:
-    if _disabled() or request.method not in _WRITES or not request.path.startswith("/api/"):
+    if request.method not in _WRITES or not request.path.startswith("/api/"):
         return True
     from core.auth.services import current_principal
 
@@ -75,8 +75,9 @@ limiter = Limiter(
 
 @limiter.request_filter
 def _switched_off() -> bool:
-    # Asked first for every request: with the limits off, none is weighed (the limiter is shared
-    # by every app in the process, so its own on/off switch cannot serve one app's setting).
+    # The one switch: asked first for every limit of every request, so with the limits off none is
+    # weighed (the limiter is shared by every app in the process, so its own on/off setting
+    # cannot serve one app's). ``limit`` below also skips its wrapper then, to save the work.
     return _disabled()
 
 
@@ -85,8 +86,7 @@ def limit(name: str, *, methods: list[str] | None = None):
     if name not in DEFAULT_LIMITS:
         raise ValueError(f"unknown rate limit {name!r}; known: {', '.join(DEFAULT_LIMITS)}")
     # Shared: joining through the API and through a page's form spend one budget.
-    shared = limiter.shared_limit(lambda: limit_for(name), scope=name, methods=methods, exempt_when=_disabled,
-                                  error_message=name)
+    shared = limiter.shared_limit(lambda: limit_for(name), scope=name, methods=methods, error_message=name)
 
     def decorate(view):
         limited = shared(view)

@@ -228,9 +228,8 @@ def member_token_digest() -> str | None:
     no member token or its principal is already known."""
     if "principal" in g:
         return None
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token.startswith(MEMBER_PREFIX) or len(token) > 200:
+    token = _bearer_token()
+    if token is None or not token.startswith(MEMBER_PREFIX) or len(token) > 200:
         return None
     return hash_token(token)
 
@@ -252,11 +251,16 @@ def _not_expired(expires_at: datetime | None, now: datetime) -> bool:
     return expires_at is None or expires_at > now
 
 
+def _bearer_token() -> str | None:
+    """The token of this request's ``Authorization: Bearer ...`` header, or None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 def current_principal() -> Principal | None:
     if "principal" not in g:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        g.principal = authenticate(token.strip()) if scheme.lower() == "bearer" else None
+        token = _bearer_token()
+        g.principal = authenticate(token) if token is not None else None
     return g.principal
 
 

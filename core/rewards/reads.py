@@ -64,7 +64,8 @@ def own_points_page(member_id: int, args: dict):
     if "memberday_own_page" in g:
         return None  # tried once in this request already, and declined
     g.memberday_own_page = True
-    if db.engine.dialect.name != "postgresql" or args.get("count") or args.get("page", 1) != 1 and not args.get("after"):
+    deeper_by_offset = args.get("page", 1) != 1 and not args.get("after")
+    if db.engine.dialect.name != "postgresql" or args.get("count") or deeper_by_offset:
         return None
     digest = member_token_digest()
     if digest is None:
@@ -82,7 +83,7 @@ def own_points_page(member_id: int, args: dict):
     name, token_hash, token_expires_at, locale, balance, pending = rows[0][:6]
     if not accept_member_token(member_id, name, token_hash, token_expires_at, digest):
         return None
-    member_preference_read(member_id, locale)
+    member_preference_read(locale)
     entries = [row[6:] for row in rows if row[6] is not None]
     more, entries = len(entries) > per_page, entries[:per_page]
     result = {"per_page": per_page, "balance": balance, "pending": pending,

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from core.testing import WireTrace, bearer, new_phone
+from core.testing import WireTrace, bearer, new_phone, sign_in_browser
 
 
 @pytest.fixture
@@ -81,17 +81,37 @@ def test_the_members_own_page_is_the_ordinary_page_in_one_round_trip(memberday_c
     assert all(item["created_at"].endswith("+08:00") for item in entries)
 
 
-def test_the_members_saved_language_wins_over_the_browsers(memberday_app, memberday_client, ledger):
+def _set_locale(app, member_id, locale):
     from core.extensions import db
     from core.members.models import Member
 
-    with memberday_app.app_context():
-        db.session.execute(update(Member).where(Member.id == ledger["id"]).values(locale="zh_Hans"))
+    with app.app_context():
+        db.session.execute(update(Member).where(Member.id == member_id).values(locale=locale))
         db.session.commit()
-    response = memberday_client.get(f"/api/v1/members/{ledger['id']}/points",
-                                    headers={**bearer(ledger["token"]), "Accept-Language": "en"})
+
+
+def test_the_members_saved_language_wins_over_the_browsers(memberday_app, memberday_client, ledger, wire):
+    _set_locale(memberday_app, ledger["id"], "zh_Hans")
+    url, headers = f"/api/v1/members/{ledger['id']}/points", {**bearer(ledger["token"]), "Accept-Language": "en"}
+    memberday_client.get(url, headers=headers)
+    with wire() as trip:
+        response = memberday_client.get(url, headers=headers)
+    assert trip.trips == 1  # the language came with the page: no second read of the member
     texts = {item["source"]: item["reason_text"] for item in response.get_json()["items"]}
     assert texts["order:lean-1"] == "订单 lean-1"
+
+
+def test_a_browser_signed_in_as_a_member_keeps_that_members_language(memberday_app, ledger):
+    """As on the ordinary path: the member of the session cookie decides the language, not the
+    member whose token the request carries."""
+    browser = memberday_app.test_client()
+    signed_in = browser.post("/api/v1/members", json={"name": "Cookie Member", "phone": new_phone()}).get_json()
+    sign_in_browser(browser, signed_in)
+    _set_locale(memberday_app, signed_in["id"], "en")
+    _set_locale(memberday_app, ledger["id"], "zh_Hans")
+    response = browser.get(f"/api/v1/members/{ledger['id']}/points", headers=bearer(ledger["token"]))
+    texts = {item["source"]: item["reason_text"] for item in response.get_json()["items"]}
+    assert texts["order:lean-1"] == "Order lean-1"
 
 
 def test_the_lean_page_refuses_what_the_ordinary_path_refuses(memberday_app, memberday_client, ledger, wire):
