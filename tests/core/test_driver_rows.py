@@ -46,3 +46,17 @@ def test_a_failing_statement_raises_sqlalchemys_error_and_the_next_one_runs(memb
         with pytest.raises(sa.exc.ProgrammingError):
             driver_rows("SELECT no_such_column FROM members", {})
         assert driver_rows("SELECT 1", {}) == [(1,)]
+
+
+def test_a_failing_statement_inside_a_transaction_raises_sqlalchemys_error_and_rolls_back(memberday_app):
+    from core.database import driver_rows, transaction
+    from core.extensions import db
+    from core.members.models import Member
+
+    with memberday_app.app_context():
+        with pytest.raises(sa.exc.ProgrammingError):
+            with transaction():
+                db.session.add(Member(name="Rolled back with the failed read"))
+                db.session.flush()
+                driver_rows("SELECT no_such_column FROM members", {})
+        assert driver_rows("SELECT count(*) FROM members", {}) == [(0,)]
